@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The distlab command line. Subcommands live in ./commands; this file only
+ * wires them up and maps failures to exit codes (see ./errors.ts).
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { commandModules } from './commands/index.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, OperationFailed, UsageError } from './errors.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('distlab')
+    .description('a distributed-systems lab you can run, break and watch')
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const mod of commandModules) mod.register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version print and exit 0; everything else commander rejects is bad usage
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`distlab: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof OperationFailed) {
+      process.stderr.write(`distlab: ${err.message}\n`);
+      return EXIT_FAILED;
+    }
+    process.stderr.write(`distlab: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Commands that keep running (a node, a cluster) resolve only when they are done.
+process.exitCode = code;
