@@ -182,6 +182,7 @@ export class LiveHost implements HostEnv {
 
   setTimer(delayMs: number, fn: () => void): TimerId {
     const id = this.nextTimer++;
+    if (this.state === 'stopped') return id; // a stopped node runs nothing more
     const timer = setTimeout(() => {
       this.timers.delete(id);
       this.guard('timer', fn);
