@@ -119,6 +119,8 @@ export function registerEventStream(app: FastifyInstance, hub: EventHub, options
   app.route<{ Querystring: { types?: string } }>({
     method: 'GET',
     url: '/events',
+    // A HEAD request would otherwise hold a stream open with no body to carry.
+    exposeHeadRoute: false,
     schema: { querystring: EventsQuery },
     validatorCompiler: strictValidator,
     errorHandler: httpErrorHandler,

@@ -154,9 +154,12 @@ export class LiveHost implements HostEnv {
     if (this.state === 'running') this.transport.receive(msgs);
   }
 
-  /** Listens to this node's events (only types starting with one of `types`, if given). Returns the unsubscribe function. */
-  subscribe(listener: EventListener, types?: readonly string[]): () => void {
-    return this.events.subscribe(listener, types);
+  /**
+   * Listens to this node's events (only types starting with one of `types`,
+   * if given); `onEnd` runs when the node stops. Returns the unsubscribe function.
+   */
+  subscribe(listener: EventListener, types?: readonly string[], onEnd?: () => void): () => void {
+    return this.events.subscribe(listener, types, onEnd);
   }
 
   // --- HostEnv -------------------------------------------------------------
@@ -266,6 +269,9 @@ export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): 
   app.route<{ Body: Envelope[] }>({
     method: 'POST',
     url: '/envelope',
+    // Node-to-node traffic can run at thousands of requests a second; its
+    // record is the msg.* event stream, not one log line per POST.
+    logLevel: 'warn',
     bodyLimit: options.envelopeBodyLimit ?? DEFAULT_ENVELOPE_BODY_LIMIT,
     schema: { body: EnvelopeBatch },
     validatorCompiler: strictValidator,

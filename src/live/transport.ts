@@ -12,7 +12,8 @@
  *   where and why.
  * - Faults (faults.ts) are applied here: on send for drop, delay and
  *   `blockTo`; on receive for `blockFrom`.
- * - An envelope to this node itself is delivered locally, never over HTTP.
+ * - An envelope to this node itself is delivered locally (a copy, on a later
+ *   turn of the event loop), never over HTTP.
  *
  * Events: `msg.sent` for every envelope handed to the transport,
  * `msg.received` when one is delivered to the local runtime, `msg.dropped`
@@ -138,7 +139,14 @@ export class HttpTransport {
     if (this.closed) return;
     this.event('msg.sent', msg);
     if (msg.dest === this.self) {
-      setImmediate(() => this.deliverLocal(msg));
+      // A copy, as if it had crossed the wire: sender and receiver never share an object.
+      let copy: Envelope;
+      try {
+        copy = JSON.parse(JSON.stringify(msg)) as Envelope;
+      } catch (err) {
+        return this.dropped(msg, 'send', `unserializable: ${(err as Error).message}`);
+      }
+      setImmediate(() => this.deliverLocal(copy));
       return;
     }
     if (!this.links.has(msg.dest)) return this.dropped(msg, 'send', 'unknown destination');

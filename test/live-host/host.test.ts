@@ -137,6 +137,13 @@ describe('POST /envelope', () => {
     expect(eventsOf(a!, 'msg.received')).toEqual([]);
   });
 
+  it('has no HEAD route for the event stream that could hold a connection open', async () => {
+    const [a] = await cluster(['1']);
+    const res = await request(`${a!.url}/events`, { method: 'HEAD' });
+    await res.body.dump();
+    expect(res.statusCode).toBe(404);
+  });
+
   it('rejects a body that is not JSON with a 4xx JSON answer', async () => {
     const [a] = await cluster(['1']);
     const res = await postEnvelope(a!, '<envelope/>', 'application/xml');
