@@ -141,6 +141,7 @@ export function registerEventStream(app: FastifyInstance, hub: EventHub, options
 
       let skipped = 0;
       const write = (frame: string): void => {
+        if (raw.writableEnded || raw.destroyed) return;
         if (raw.writableLength > maxBufferedBytes) {
           skipped++;
           return;

@@ -72,6 +72,16 @@ describe('GET /events', () => {
     expect(text).toContain(': heartbeat\n\n');
   });
 
+  it('forgets a subscriber whose client went away', async () => {
+    const [a] = await cluster(['1']);
+    const before = a!.host.events.subscriberCount;
+    const w = await watch(a!.url);
+    expect(a!.host.events.subscriberCount).toBe(before + 1);
+    w.sub.close();
+    await w.sub.closed;
+    await until('server-side unsubscribe', () => a!.host.events.subscriberCount === before);
+  });
+
   it('rejects an unknown query parameter with 400 JSON', async () => {
     const [a] = await cluster(['1']);
     const res = await request(`${a!.url}/events?type=msg`);
