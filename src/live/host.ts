@@ -1,0 +1,301 @@
+/**
+ * The live host: runs a node's protocols in a real process.
+ *
+ * `LiveHost` is the HostEnv of a live node — the real clock, `Math.random`,
+ * `setTimeout` timers, storage in memory, the HTTP transport with its fault
+ * injection, and the event hub. It owns the node's NodeRuntime.
+ *
+ * `registerRuntime` plugs a LiveHost into a Fastify app: `POST /envelope`
+ * (envelopes from other nodes), `GET /events` (the event stream as SSE) and
+ * `/admin/faults`. The app's close stops the host.
+ *
+ * Client operations reach the protocols the way they do in the simulator: as
+ * envelopes from a client id that is not a member. `host.request(body)` does
+ * that for HTTP adapters — it delivers the body from a fresh client id and
+ * resolves with whatever the node answers to that id.
+ */
+
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { ErrorCode, errorBody, type Body, type Envelope, type NodeId } from '../protocols/envelope.js';
+import type { HostEnv, ProtocolEvent, ProtocolFactory, StampedEvent, TimerId } from '../protocols/env.js';
+import { MemoryStorage, NodeRuntime } from '../protocols/runtime.js';
+import { EventHub, registerEventStream, type EventListener, type EventStreamOptions } from './events.js';
+import { FaultInjector, registerFaultRoutes, type FaultPatch } from './faults.js';
+import { httpErrorHandler, strictValidator } from './strict-body.js';
+import { HttpTransport, type Peer, type TransportConfig } from './transport.js';
+
+export type { Peer } from './transport.js';
+
+export interface LiveHostOptions {
+  id: NodeId;
+  protocols: readonly ProtocolFactory[];
+  /** The roster, this node included, in roster order. May also be set later with `setPeers`. */
+  peers?: readonly Peer[];
+  transport?: Partial<TransportConfig>;
+  /** Faults in force from the start. */
+  faults?: FaultPatch;
+}
+
+interface WaitingClient {
+  resolve(reply: Body): void;
+  timer: NodeJS.Timeout;
+}
+
+export class LiveHost implements HostEnv {
+  readonly id: NodeId;
+  readonly storage: MemoryStorage;
+  readonly events = new EventHub();
+  readonly faults: FaultInjector;
+  readonly transport: HttpTransport;
+  readonly runtime: NodeRuntime;
+  private roster: Peer[] = [];
+  private memberIds: NodeId[];
+  private state: 'new' | 'running' | 'stopped' = 'new';
+  private seq = 0;
+  private lastNow = 0;
+  private nextTimer = 1;
+  private readonly timers = new Map<TimerId, NodeJS.Timeout>();
+  private nextClient = 1;
+  private readonly clients = new Map<NodeId, WaitingClient>();
+
+  constructor(options: LiveHostOptions) {
+    this.id = options.id;
+    this.memberIds = [options.id];
+    this.storage = new MemoryStorage((fn) => setImmediate(fn));
+    this.faults = new FaultInjector(() => this.random(), options.faults, (rules) => this.emit({ type: 'faults.changed', rules }));
+    this.transport = new HttpTransport(
+      this.id,
+      this.faults,
+      {
+        deliver: (msg) => this.guard('receive', () => this.runtime.deliver(msg)),
+        emit: (event) => this.emit(event),
+        wants: (type) => this.events.wants(type),
+      },
+      options.transport,
+    );
+    if (options.peers) this.setPeers(options.peers);
+    this.runtime = new NodeRuntime(this, options.protocols);
+  }
+
+  /** Sets the roster (this node included, in roster order). */
+  setPeers(peers: readonly Peer[]): void {
+    const ids = peers.map((p) => p.id);
+    if (new Set(ids).size !== ids.length) throw new Error(`duplicate node id in roster: ${ids.join(', ')}`);
+    if (peers.length > 0 && !ids.includes(this.id)) throw new Error(`roster does not include this node (${this.id})`);
+    this.roster = peers.map((p) => ({ ...p }));
+    this.memberIds = peers.length > 0 ? ids : [this.id];
+    this.transport.setPeers(this.roster);
+  }
+
+  /** The roster as given, with URLs. */
+  peers(): readonly Peer[] {
+    return this.roster;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Starts the protocols. A LiveHost runs once: start, then stop. */
+  start(): void {
+    if (this.state !== 'new') throw new Error(`node ${this.id} has already been ${this.state === 'running' ? 'started' : 'stopped'}`);
+    this.state = 'running';
+    this.runtime.start();
+  }
+
+  /** Stops the protocols, cancels timers, answers waiting clients, ends event streams and closes connections. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.guard('stop', () => this.runtime.stop());
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const [client, waiting] of this.clients) {
+      this.clients.delete(client);
+      clearTimeout(waiting.timer);
+      waiting.resolve(errorBody(ErrorCode.Crash, `node ${this.id} stopped while handling the request`));
+    }
+    this.events.close();
+    await this.transport.close();
+  }
+
+  /**
+   * A client operation: delivers `body` to this node's protocols from a fresh
+   * client id and resolves with the reply addressed to that id — or with an
+   * indefinite timeout error (code 0) after `timeoutMs`.
+   */
+  request(body: Body, timeoutMs: number): Promise<Body> {
+    if (this.state !== 'running') {
+      return Promise.resolve(errorBody(ErrorCode.TemporarilyUnavailable, `node ${this.id} is not running`));
+    }
+    const client = this.freshClientId();
+    const msgId = typeof body.msg_id === 'number' ? body.msg_id : 1;
+    return new Promise<Body>((resolve) => {
+      const timer = setTimeout(() => {
+        this.clients.delete(client);
+        resolve(errorBody(ErrorCode.Timeout, `no reply from node ${this.id} within ${timeoutMs} ms`, { in_reply_to: msgId }));
+      }, timeoutMs);
+      timer.unref();
+      this.clients.set(client, {
+        timer,
+        resolve: (reply) => {
+          this.clients.delete(client);
+          clearTimeout(timer);
+          resolve(reply);
+        },
+      });
+      this.guard('request', () => this.runtime.deliver({ src: client, dest: this.id, body: { ...body, msg_id: msgId } }));
+    });
+  }
+
+  /** Envelopes that arrived over HTTP (already validated). */
+  receive(msgs: readonly Envelope[]): void {
+    if (this.state === 'running') this.transport.receive(msgs);
+  }
+
+  /**
+   * Listens to this node's events (only types starting with one of `types`,
+   * if given); `onEnd` runs when the node stops. Returns the unsubscribe function.
+   */
+  subscribe(listener: EventListener, types?: readonly string[], onEnd?: () => void): () => void {
+    return this.events.subscribe(listener, types, onEnd);
+  }
+
+  // --- HostEnv -------------------------------------------------------------
+
+  members(): readonly NodeId[] {
+    return this.memberIds;
+  }
+
+  now(): number {
+    this.lastNow = Math.max(this.lastNow, Date.now());
+    return this.lastNow;
+  }
+
+  random(): number {
+    return Math.random();
+  }
+
+  transmit(msg: Envelope): void {
+    const waiting = this.clients.get(msg.dest);
+    if (waiting) waiting.resolve(msg.body);
+    else this.transport.send(msg);
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerId {
+    const id = this.nextTimer++;
+    if (this.state === 'stopped') return id; // a stopped node runs nothing more
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      this.guard('timer', fn);
+    }, delayMs);
+    timer.unref();
+    this.timers.set(id, timer);
+    return id;
+  }
+
+  clearTimer(id: TimerId): void {
+    const timer = this.timers.get(id);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.timers.delete(id);
+  }
+
+  emit(event: ProtocolEvent): void {
+    const stamped: StampedEvent = { ...event, node: this.id, time: this.now(), seq: ++this.seq };
+    this.events.publish(stamped);
+  }
+
+  // -------------------------------------------------------------------------
+
+  private freshClientId(): NodeId {
+    for (;;) {
+      const id = `client-${this.nextClient++}`;
+      if (!this.memberIds.includes(id)) return id;
+    }
+  }
+
+  /**
+   * Runs protocol code. A protocol that throws is a bug, but one bad message
+   * or timer must not take the whole node down: the error becomes a
+   * `protocol.error` event.
+   */
+  private guard(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.emit({ type: 'protocol.error', where, error: e.message, stack: e.stack });
+    }
+  }
+}
+
+const EnvelopeSchema = Type.Object(
+  {
+    src: Type.String({ minLength: 1, maxLength: 200 }),
+    dest: Type.String({ minLength: 1, maxLength: 200 }),
+    body: Type.Object(
+      {
+        type: Type.String({ minLength: 1, maxLength: 200 }),
+        msg_id: Type.Optional(Type.Integer({ minimum: 0 })),
+        in_reply_to: Type.Optional(Type.Integer({ minimum: 0 })),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: false },
+);
+const EnvelopeBatch = Type.Array(EnvelopeSchema, { minItems: 1, maxItems: 100_000 });
+
+export interface RuntimeOptions extends LiveHostOptions {
+  /** Options of the `GET /events` stream. */
+  events?: EventStreamOptions;
+  /** Largest `POST /envelope` body accepted, in bytes. */
+  envelopeBodyLimit?: number;
+}
+
+export const DEFAULT_ENVELOPE_BODY_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Adds a node's runtime to a Fastify app and returns its LiveHost (not yet
+ * started: call `host.start()` once the roster is set, usually after
+ * `listen`). Routes: `POST /envelope`, `GET /events`, `GET|POST|DELETE
+ * /admin/faults`. Closing the app stops the host.
+ */
+export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): LiveHost {
+  const host = new LiveHost(options);
+
+  app.route<{ Body: Envelope[] }>({
+    method: 'POST',
+    url: '/envelope',
+    // Node-to-node traffic can run at thousands of requests a second; its
+    // record is the msg.* event stream, not one log line per POST.
+    logLevel: 'warn',
+    bodyLimit: options.envelopeBodyLimit ?? DEFAULT_ENVELOPE_BODY_LIMIT,
+    schema: { body: EnvelopeBatch },
+    validatorCompiler: strictValidator,
+    errorHandler: httpErrorHandler,
+    // One envelope or an array of them: a single one is wrapped before validation.
+    preValidation: async (request) => {
+      const body = request.body;
+      if (body !== null && typeof body === 'object' && !Array.isArray(body)) request.body = [body as Envelope];
+    },
+    handler: async (request, reply) => {
+      const msgs = request.body;
+      const wrong = msgs.findIndex((m) => m.dest !== host.id);
+      if (wrong >= 0) {
+        return reply.code(400).send({ error: 'Bad Request', detail: `envelope ${wrong} is addressed to ${msgs[wrong]?.dest}, but this is node ${host.id}` });
+      }
+      setImmediate(() => host.receive(msgs));
+      return reply.code(202).send({ accepted: msgs.length });
+    },
+  });
+
+  registerEventStream(app, host.events, options.events);
+  registerFaultRoutes(app, host.faults);
+  app.addHook('preClose', async () => {
+    await host.stop();
+  });
+  return host;
+}

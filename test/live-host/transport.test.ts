@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Body } from '../../src/protocols/envelope.js';
+import type { StampedEvent } from '../../src/protocols/env.js';
+import { LiveHost } from '../../src/live/host.js';
+import { Probe, deadUrl, eventsOf, startCluster, stopCluster, until, type TestNode } from './cluster.js';
+
+const nodes: TestNode[] = [];
+afterEach(async () => {
+  await stopCluster(nodes);
+});
+
+async function cluster(ids: string[], options: Parameters<typeof startCluster>[1] = {}): Promise<TestNode[]> {
+  const started = await startCluster(ids, options);
+  nodes.push(...started);
+  return started;
+}
+
+describe('HTTP transport between live nodes', () => {
+  it('carries envelopes between nodes over real HTTP, with sent and received events', async () => {
+    const [a, b] = await cluster(['1', '2']);
+    a!.probe.env.send('2', { type: 'probe.ping', n: 1 });
+    b!.probe.env.send('1', { type: 'probe.ping', n: 2 });
+    await until('both pings delivered', () => a!.probe.received.length === 1 && b!.probe.received.length === 1);
+    expect(b!.probe.from('1')).toEqual([1]);
+    expect(a!.probe.from('2')).toEqual([2]);
+    expect(b!.envelopePosts).toBe(1);
+    expect(eventsOf(a!, 'msg.sent')).toMatchObject([{ node: '1', src: '1', dest: '2', body: { type: 'probe.ping', n: 1 } }]);
+    expect(eventsOf(b!, 'msg.received')).toMatchObject([{ node: '2', src: '1', dest: '2', body: { type: 'probe.ping', n: 1 } }]);
+    expect(eventsOf(b!, 'probe.got')).toMatchObject([{ node: '2', from: '1', n: 1 }]);
+  });
+
+  it('completes an rpc round trip between nodes', async () => {
+    const [a] = await cluster(['1', '2']);
+    const reply = await new Promise<Body>((resolve) => a!.probe.env.rpc('2', { type: 'echo', echo: 'hello' }, 5_000, resolve));
+    expect(reply).toMatchObject({ type: 'echo_ok', echo: 'hello' });
+  });
+
+  it('coalesces envelopes sent to one peer in the same tick into one POST', async () => {
+    const [a, b, c] = await cluster(['1', '2', '3']);
+    for (let n = 0; n < 50; n++) {
+      a!.probe.env.send('2', { type: 'probe.ping', n });
+      a!.probe.env.send('3', { type: 'probe.ping', n });
+    }
+    await until('all 100 delivered', () => b!.probe.received.length === 50 && c!.probe.received.length === 50);
+    const expected = Array.from({ length: 50 }, (_, n) => n);
+    expect(b!.probe.from('1')).toEqual(expected);
+    expect(c!.probe.from('1')).toEqual(expected);
+    expect(b!.envelopePosts).toBe(1);
+    expect(c!.envelopePosts).toBe(1);
+    expect(a!.host.transport.stats()).toEqual({ posts: 2, envelopesPosted: 100, postFailures: 0 });
+  });
+
+  it('splits a batch that would exceed the byte limit', async () => {
+    const [a, b] = await cluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 2_000 } } });
+    const pad = 'x'.repeat(500);
+    for (let n = 0; n < 10; n++) a!.probe.env.send('2', { type: 'probe.ping', n, pad });
+    await until('all 10 delivered', () => b!.probe.received.length === 10);
+    expect(b!.probe.from('1')).toEqual(Array.from({ length: 10 }, (_, n) => n));
+    expect(b!.envelopePosts).toBeGreaterThan(1);
+    expect(b!.envelopePosts).toBeLessThan(10);
+  });
+
+  it('delivers a message to itself locally, as a copy, without HTTP', async () => {
+    const [a] = await cluster(['1', '2']);
+    const body = { type: 'probe.ping', n: 7, list: [1] };
+    a!.probe.env.send('1', body);
+    expect(a!.probe.received).toEqual([]); // never re-entrant: delivered on a later turn
+    await until('self-delivery', () => a!.probe.received.length === 1);
+    expect(a!.probe.received[0]!.body).toEqual(body);
+    expect(a!.probe.received[0]!.body.list).not.toBe(body.list);
+    expect(a!.envelopePosts).toBe(0);
+  });
+
+  it('drops what cannot cross the wire: too large, or not serializable', async () => {
+    const [a, b] = await cluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 1_000 } } });
+    a!.probe.env.send('2', { type: 'probe.ping', n: 1, pad: 'x'.repeat(2_000) });
+    a!.probe.env.send('2', { type: 'probe.ping', n: 2, big: 1n });
+    a!.probe.env.send('1', { type: 'probe.ping', n: 3, big: 1n });
+    a!.probe.env.send('2', { type: 'probe.ping', n: 4 });
+    await until('3 drops and 1 delivery', () => eventsOf(a!, 'msg.dropped').length === 3 && b!.probe.received.length === 1);
+    expect(eventsOf(a!, 'msg.dropped').map((e) => [(e.body as Body).n, String(e.reason).split(':')[0]])).toEqual([
+      [1, 'too large'],
+      [2, 'unserializable'],
+      [3, 'unserializable'],
+    ]);
+    expect(b!.probe.from('1')).toEqual([4]);
+  });
+
+  it('turns a peer that is down into msg.dropped events, not exceptions', async () => {
+    const down = await deadUrl();
+    const [a] = await cluster(['1'], { extraPeers: [{ id: '9', url: down }] });
+    expect(a!.host.members()).toEqual(['1', '9']);
+    for (let n = 0; n < 3; n++) a!.probe.env.send('9', { type: 'probe.ping', n });
+    const replies: Body[] = [];
+    a!.probe.env.rpc('9', { type: 'echo', echo: 1 }, 200, (r) => replies.push(r));
+    await until('4 drops', () => eventsOf(a!, 'msg.dropped').length === 4);
+    for (const e of eventsOf(a!, 'msg.dropped')) {
+      expect(e).toMatchObject({ src: '1', dest: '9', stage: 'send' });
+      expect(e.reason).toMatch(/^unreachable: /);
+    }
+    await until('rpc timeout', () => replies.length === 1);
+    expect(replies[0]).toMatchObject({ type: 'error', code: 0 });
+    expect(a!.host.transport.stats().postFailures).toBeGreaterThan(0);
+  });
+
+  it('drops an envelope for a node outside the roster', async () => {
+    const [a] = await cluster(['1', '2']);
+    a!.probe.env.send('nobody', { type: 'probe.ping' });
+    await until('drop event', () => eventsOf(a!, 'msg.dropped').length === 1);
+    expect(eventsOf(a!, 'msg.dropped')[0]).toMatchObject({ dest: 'nobody', reason: 'unknown destination' });
+  });
+
+  it('does not build message events when nobody listens', async () => {
+    let probe!: Probe;
+    const host = new LiveHost({ id: '1', protocols: [(env) => (probe = new Probe(env))] });
+    host.start();
+    const seen: StampedEvent[] = [];
+    host.subscribe((e) => seen.push(e), ['probe.']);
+    expect(host.events.wants('msg.sent')).toBe(false);
+    probe.env.send('1', { type: 'probe.ping', n: 1 });
+    await until('self-delivery', () => seen.length === 1);
+    // Had msg.sent and msg.received been built, they would have taken seq 1 and 2.
+    expect(seen[0]).toMatchObject({ type: 'probe.got', seq: 1 });
+    await host.stop();
+  });
+});
