@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../src/protocols/envelope.js';
 import { NodeRuntime } from '../../src/protocols/runtime.js';
 import { DEFAULT_SWIM_CONFIG, overrides, swim, type Swim, type SwimConfig, type SwimUpdate } from '../../src/protocols/swim.js';
+import { suspicionTimeout } from '../../src/protocols/swim-suspicion.js';
 import { ElectNet } from '../helpers/elect-net.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const C = DEFAULT_SWIM_CONFIG;
 const IDS = ['1', '2', '3', '4', '5'];
-const SUSPICION_MS = C.suspicionMult * C.probeIntervalMs; // max(1, log10 N) = 1 for N < 10
+/** The shortest suspicion timeout for N < 10, where max(1, log10 N) = 1; the longest is suspicionMaxMult times it. */
+const SUSPICION_MS = C.suspicionMult * C.probeIntervalMs;
+const SUSPICION_MAX_MS = C.suspicionMaxMult * SUSPICION_MS;
 
 function host(id: NodeId = '1', cluster = IDS, config: Partial<SwimConfig> = {}) {
   const h = ManualHost.start(id, cluster, [swim(config)]);
@@ -71,7 +74,10 @@ describe('swim, one node by hand', () => {
     h.advance(C.indirectTimeoutMs);
     expect(stateOf(proto, target)?.state).toBe('suspect');
     expect(h.events.at(-1)).toMatchObject({ type: 'member.suspected', member: target, incarnation: 0, via: '1' });
-    h.advance(SUSPICION_MS);
+    // nobody confirms the suspicion here, so it runs its longest course
+    h.advance(SUSPICION_MAX_MS - 1);
+    expect(stateOf(proto, target)?.state).toBe('suspect');
+    h.advance(1);
     expect(stateOf(proto, target)?.state).toBe('dead');
     expect(h.events.at(-1)).toMatchObject({ type: 'member.dead', member: target, incarnation: 0 });
   });
@@ -102,6 +108,27 @@ describe('swim, one node by hand', () => {
     expect(h.events.filter((e) => e.member === '3').map((e) => e.type)).toEqual(['member.suspected', 'member.alive']);
   });
 
+  it('independent confirmations shorten the suspicion, on a logarithmic curve', () => {
+    expect(suspicionTimeout(0, 2, 1000, 3000)).toBe(3000);
+    expect(suspicionTimeout(1, 2, 1000, 3000)).toBe(Math.floor(3000 - (Math.log(2) / Math.log(3)) * 2000));
+    expect(suspicionTimeout(2, 2, 1000, 3000)).toBe(1000);
+    expect(suspicionTimeout(5, 2, 1000, 3000)).toBe(1000);
+    expect(suspicionTimeout(0, 0, 1000, 3000)).toBe(1000);
+
+    const quiet = { probeIntervalMs: 1_000_000, suspicionMult: SUSPICION_MS / 1_000_000 };
+    const { h, proto } = host('1', IDS, quiet);
+    answerJoin(h);
+    const suspect3 = (from: NodeId) => ({ node: '3', state: 'suspect', incarnation: 0, from });
+    h.deliver('2', { type: 'swim.ping', msg_id: 1, incarnation: 0, updates: [suspect3('2')] });
+    h.deliver('4', { type: 'swim.ping', msg_id: 2, incarnation: 0, updates: [suspect3('2')] }); // same accuser: no confirmation
+    h.deliver('4', { type: 'swim.ping', msg_id: 3, incarnation: 0, updates: [suspect3('4')] });
+    h.deliver('5', { type: 'swim.ping', msg_id: 4, incarnation: 0, updates: [suspect3('5')] });
+    h.advance(SUSPICION_MS - 1);
+    expect(stateOf(proto, '3')?.state).toBe('suspect');
+    h.advance(1);
+    expect(stateOf(proto, '3')?.state).toBe('dead');
+  });
+
   it('refutes a suspicion about itself by bumping its incarnation and spreading it', () => {
     const { h, proto } = host();
     answerJoin(h);
@@ -123,7 +150,7 @@ describe('swim, one node by hand', () => {
     h.takeSent();
     h.deliver('3', { type: 'swim.ping', msg_id: 2, incarnation: 0 });
     const [ack] = h.takeSent();
-    expect((ack!.body.updates as SwimUpdate[])[0]).toEqual({ node: '3', state: 'suspect', incarnation: 0 });
+    expect((ack!.body.updates as SwimUpdate[])[0]).toMatchObject({ node: '3', state: 'suspect', incarnation: 0 });
   });
 
   it('stops retransmitting an update after λ·log N sends', () => {
@@ -234,7 +261,7 @@ describe('swim cluster', () => {
       expect(n.eventsOf('member.refuted').length, `seed ${seed}`).toBeGreaterThan(0);
       expect(fullyAlive(n), `seed ${seed}`).toBe(true);
     }
-  });
+  }, 30_000); // ~1 s of wall time per seed; headroom for a busy machine
 
   it('a node started with one seed learns the whole membership, and everyone learns it', () => {
     const n = new ElectNet(IDS, (id) => [swim({ seeds: id === '1' ? [] : ['1'] })], {
