@@ -28,7 +28,7 @@
  * operations `election.start` and `election.status`.
  */
 
-import { compareIds, type Envelope, type NodeId } from './envelope.js';
+import { ErrorCode, compareIds, errorBody, type Envelope, type NodeId } from './envelope.js';
 import type { Env, Protocol, ProtocolFactory, TimerId } from './env.js';
 
 export type ElectionAlgorithm = 'bully' | 'lowest';
@@ -224,6 +224,14 @@ export class Election implements Protocol {
 
   private onCoordinator(msg: Envelope): void {
     const leader = typeof msg.body.leader === 'string' ? msg.body.leader : msg.src;
+    // Peers announce without expecting an answer; a client (the handout's
+    // POST /coordinator) asks with a msg_id and gets one.
+    const asked = typeof msg.body.msg_id === 'number';
+    if (!this.env.members().includes(leader)) {
+      if (asked) this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, `${leader} is not a member of this cluster`));
+      return;
+    }
+    if (asked) this.env.reply(msg, { type: 'election.coordinator_ok', leader });
     if (this.config.algorithm === 'lowest') {
       // Lowest-id nodes decide by probing; an announcement just prompts a check.
       this.probeRound('announced');

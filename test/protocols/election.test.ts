@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ELECTION_CONFIG, election, type Election, type ElectionConfig } from '../../src/protocols/election.js';
-import type { NodeId } from '../../src/protocols/envelope.js';
+import { ErrorCode, type NodeId } from '../../src/protocols/envelope.js';
 import { ElectNet } from '../helpers/elect-net.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
@@ -105,6 +105,17 @@ describe('bully election, one node by hand', () => {
     h.advance(DEFAULT_ELECTION_CONFIG.pingTimeoutMs);
     expect(proto.status().election_in_progress).toBe(true);
     expect(h.events.at(-1)).toMatchObject({ type: 'election.started', reason: 'leader_lost' });
+  });
+
+  it('acknowledges a COORDINATOR sent as a request, and rejects an unknown leader', () => {
+    const { h, proto } = host('1');
+    h.takeSent();
+    h.deliver('client', { type: 'election.coordinator', leader: '3', msg_id: 4 });
+    expect(h.takeSent()[0]?.body).toEqual({ type: 'election.coordinator_ok', leader: '3', in_reply_to: 4 });
+    expect(proto.status().leader_id).toBe('3');
+    h.deliver('client', { type: 'election.coordinator', leader: '99', msg_id: 5 });
+    expect(h.takeSent()[0]?.body).toMatchObject({ type: 'error', code: ErrorCode.MalformedRequest, in_reply_to: 5 });
+    expect(proto.status().leader_id).toBe('3');
   });
 
   it('serves election.status and election.start to clients', () => {
