@@ -172,6 +172,8 @@ describe.each([
     const n = net({ algorithm });
     expect(n.runUntil(() => agreed(n) !== undefined, 3000)).toBeDefined();
     expect(agreed(n)).toBe(first);
+    // what a client asking any node over the network sees
+    expect(n.ask(IDS[2]!, { type: 'election.status' })).toMatchObject({ type: 'election.status_ok', leader_id: first, is_leader: IDS[2] === first });
   });
 
   it('re-elects the right node within a bound when the leader crashes', () => {

@@ -125,7 +125,24 @@ describe('registry cluster', () => {
     expect(n.eventsOf('member.dead')).toHaveLength(1); // nobody else was declared dead
     n.restart('b');
     expect(n.runUntil(() => alive(n).includes('b'), 100)).toBeDefined();
+    // a client sees the same table through the registry.nodes operation
+    const reply = n.ask('r', { type: 'registry.nodes' });
+    expect(reply?.type).toBe('registry.nodes_ok');
+    expect((reply!.nodes as RegistryEntry[]).map((e) => [e.node_id, e.status])).toEqual([
+      ['a', 'alive'],
+      ['b', 'alive'],
+      ['c', 'alive'],
+      ['r', 'alive'],
+    ]);
     expect(n.eventsOf('member.joined', crashedAt)).toMatchObject([{ member: 'b', rejoined: true }]);
+  });
+
+  it('costs one register and one heartbeat per interval per member, each answered', () => {
+    const n = new ElectNet(ids, () => [registry()], { seed: 5 });
+    n.startAll();
+    n.run(10 * C.heartbeatIntervalMs + C.heartbeatIntervalMs / 2);
+    const members = ids.length - 1;
+    expect(n.messagesSent).toBe(members * (2 + 10 * 2));
   });
 
   it('members register again after the registry restarts with an empty table', () => {
