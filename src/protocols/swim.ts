@@ -306,7 +306,7 @@ export class Swim implements Protocol {
       this.joining = false;
       if (ok && !this.joined) {
         this.joined = true;
-        this.env.emit({ type: 'member.joined', via: seed, members: this.members.size + 1 });
+        this.env.emit({ type: 'swim.joined', via: seed, members: this.members.size + 1 });
       }
     });
   }

@@ -44,7 +44,7 @@ describe('swim, one node by hand', () => {
     expect(sync).toMatchObject({ dest: '2', body: { type: 'swim.sync', incarnation: 0 } });
     expect(proto.status().members.map((m) => [m.node_id, m.state])).toEqual(IDS.map((id) => [id, 'alive']));
     h.deliver('2', { type: 'swim.sync_ok', in_reply_to: sync!.body.msg_id, incarnation: 0, members: [] });
-    expect(h.events.at(-1)).toMatchObject({ type: 'member.joined', via: '2' });
+    expect(h.events.at(-1)).toMatchObject({ type: 'swim.joined', via: '2' });
 
     const targets: NodeId[] = [];
     for (let i = 0; i < 8; i++) {
@@ -58,7 +58,7 @@ describe('swim, one node by hand', () => {
     // round robin over a shuffled list: each of the 4 members once in every 4 probes
     expect([...targets.slice(0, 4)].sort()).toEqual(['2', '3', '4', '5']);
     expect([...targets.slice(4, 8)].sort()).toEqual(['2', '3', '4', '5']);
-    expect(h.events.filter((e) => e.type !== 'member.joined')).toEqual([]);
+    expect(h.events.filter((e) => e.type !== 'swim.joined')).toEqual([]);
   });
 
   it('asks k others to probe when the direct ping times out, suspects, then declares dead', () => {
