@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import { broadcast, type Broadcast } from '../../src/protocols/broadcast.js';
+import { ErrorCode } from '../../src/protocols/envelope.js';
+import { LocalNet } from '../helpers/local-net.js';
+import { ManualHost } from '../helpers/manual-host.js';
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
+
+/** Sends `count` values, one every `everyMs`, each to a node picked round-robin by a stride. */
+function sendValues(net: LocalNet, count: number, everyMs: number, first = 0): number[] {
+  const values: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const value = first + i;
+    const node = net.ids[(value * 7) % net.ids.length] as string;
+    const call = net.request(node, { type: 'broadcast.send', value });
+    net.run(everyMs);
+    values.push(value);
+    expect(call.reply === undefined || call.reply.type === 'broadcast.send_ok').toBe(true);
+  }
+  return values;
+}
+
+const texts = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
+
+/** What each node holds, as sorted JSON texts. */
+function holdings(net: LocalNet, nodes = net.ids): Map<string, string[]> {
+  return new Map(nodes.map((id) => [id, texts(net.protocol<Broadcast>(id, 'broadcast').read())]));
+}
+
+function everyoneHas(net: LocalNet, values: unknown[], nodes = net.ids): boolean {
+  const want = texts(values);
+  return [...holdings(net, nodes).values()].every((held) => want.every((v) => held.includes(v)));
+}
+
+/** Every node holds exactly the values sent: none lost, none invented, none twice; one delivery event each. */
+function expectExactly(net: LocalNet, values: unknown[], nodes = net.ids): void {
+  const want = texts(values);
+  for (const [id, held] of holdings(net, nodes)) {
+    expect(held, `values on ${id}`).toEqual(want);
+    const delivered = net.eventsOf('broadcast.delivered', id).map((e) => e['value']);
+    expect(texts(delivered), `delivered events on ${id}`).toEqual(want);
+  }
+}
+
+describe('broadcast (many values, fault-tolerant)', () => {
+  it('acknowledges a send, delivers locally at once, and answers a read', () => {
+    const host = ManualHost.start('n1', ['n0', 'n1', 'n2'], [broadcast()]);
+    host.deliver('c1', { type: 'broadcast.send', msg_id: 1, value: 42 });
+    host.deliver('c1', { type: 'broadcast.read', msg_id: 2 });
+    expect(host.takeSent().map((m) => m.body)).toEqual([
+      { type: 'broadcast.send_ok', in_reply_to: 1 },
+      { type: 'broadcast.read_ok', values: [42], in_reply_to: 2 },
+    ]);
+    expect(host.events).toEqual([{ type: 'broadcast.delivered', value: 42 }]);
+  });
+
+  it('batches new values and sends them to the relay, which fans them out to everyone but the sender', () => {
+    const leaf = ManualHost.start('n2', ['n0', 'n1', 'n2', 'n3'], [broadcast({ syncIntervalMs: 0, flushIntervalMs: 50 })]);
+    leaf.deliver('c1', { type: 'broadcast.send', msg_id: 1, value: 'a' });
+    leaf.deliver('c1', { type: 'broadcast.send', msg_id: 2, value: 'b' });
+    leaf.takeSent();
+    leaf.advance(49);
+    expect(leaf.takeSent()).toEqual([]);
+    leaf.advance(1);
+    expect(leaf.takeSent()).toMatchObject([{ dest: 'n0', body: { type: 'broadcast.batch', values: ['a', 'b'], relay: true } }]);
+
+    const hub = ManualHost.start('n0', ['n0', 'n1', 'n2', 'n3'], [broadcast({ syncIntervalMs: 0, flushIntervalMs: 50 })]);
+    hub.deliver('n2', { type: 'broadcast.batch', msg_id: 9, values: ['a', 'b'], relay: true });
+    expect(hub.takeSent()).toEqual([{ src: 'n0', dest: 'n2', body: { type: 'broadcast.batch_ok', in_reply_to: 9 } }]);
+    hub.advance(50);
+    const out = hub.takeSent();
+    expect(out.map((m) => m.dest).sort()).toEqual(['n1', 'n3']);
+    for (const m of out) expect(m.body).toMatchObject({ type: 'broadcast.batch', values: ['a', 'b'], relay: false });
+  });
+
+  it('retransmits an unacknowledged batch until it is acknowledged', () => {
+    const host = ManualHost.start('n0', ['n0', 'n1'], [broadcast({ syncIntervalMs: 0, flushIntervalMs: 10, ackTimeoutMs: 100 })]);
+    host.deliver('c1', { type: 'broadcast.send', msg_id: 1, value: 7 });
+    host.takeSent();
+    host.advance(10);
+    const first = host.takeSent();
+    expect(first).toMatchObject([{ dest: 'n1', body: { type: 'broadcast.batch', values: [7] } }]);
+    host.advance(100); // timeout, then one more flush interval
+    host.advance(10);
+    const again = host.takeSent();
+    expect(again).toMatchObject([{ dest: 'n1', body: { type: 'broadcast.batch', values: [7] } }]);
+    host.deliver('n1', { type: 'broadcast.batch_ok', in_reply_to: again[0]?.body.msg_id });
+    host.advance(1_000);
+    expect(host.takeSent()).toEqual([]);
+  });
+
+  it('rejects a send without a value and a batch without a values array', () => {
+    const host = ManualHost.start('n0', ['n0', 'n1'], [broadcast()]);
+    host.deliver('c1', { type: 'broadcast.send', msg_id: 1 });
+    host.deliver('n1', { type: 'broadcast.batch', msg_id: 2, values: 'nope' });
+    expect(host.takeSent().map((m) => m.body)).toMatchObject([
+      { type: 'error', code: ErrorCode.MalformedRequest, in_reply_to: 1 },
+      { type: 'error', code: ErrorCode.MalformedRequest, in_reply_to: 2 },
+    ]);
+    expect(host.events).toEqual([]);
+  });
+
+  it('gets every value to every node, none invented, each delivered once', () => {
+    const net = new LocalNet(ids(5), [broadcast()], { latencyMs: 10 });
+    const values = sendValues(net, 40, 5);
+    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBe(true);
+    net.run(2_000);
+    expectExactly(net, values);
+  });
+
+  it('is unharmed by duplicated and reordered messages', () => {
+    let flip = 0;
+    const net = new LocalNet(ids(7), [broadcast()], {
+      // every message arrives twice, at delays that cross each other
+      route: () => (flip++ % 2 === 0 ? [5, 40] : [30, 12]),
+    });
+    const values = [...sendValues(net, 30, 3), 'text', { nested: [1, 2] }];
+    net.request('n3', { type: 'broadcast.send', value: 'text' });
+    net.request('n5', { type: 'broadcast.send', value: { nested: [1, 2] } });
+    net.request('n6', { type: 'broadcast.send', value: 'text' }); // the same value again, elsewhere
+    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBe(true);
+    net.run(2_000);
+    expectExactly(net, values);
+  });
+
+  it('loses no value across a partition, including one that cuts off the relay, once it heals', () => {
+    const nodes = ids(9);
+    const net = new LocalNet(nodes, [broadcast()], { latencyMs: 20 });
+    const before = sendValues(net, 10, 10);
+    net.partition(['n0', 'n1', 'n2'], ['n3', 'n4', 'n5', 'n6', 'n7', 'n8']);
+    const during = sendValues(net, 60, 10, 100);
+    net.run(3_000);
+    // during the partition, values stay on their own side
+    const heldByN0 = net.protocol<Broadcast>('n0', 'broadcast').read();
+    expect(during.filter((v) => !heldByN0.includes(v)).length).toBeGreaterThan(0);
+    net.heal();
+    const after = sendValues(net, 10, 10, 1000);
+    const all = [...before, ...during, ...after];
+    expect(net.runUntil(() => everyoneHas(net, all), 20_000)).toBe(true);
+    net.run(2_000);
+    expectExactly(net, all);
+  });
+
+  it('loses no value across a one-way partition', () => {
+    const net = new LocalNet(ids(5), [broadcast()], { latencyMs: 10 });
+    for (const other of ['n0', 'n1', 'n2', 'n3']) net.cut('n4', other); // n4 can hear but not speak
+    const values = sendValues(net, 30, 10);
+    net.run(2_000);
+    net.heal();
+    expect(net.runUntil(() => everyoneHas(net, values), 20_000)).toBe(true);
+    expectExactly(net, values);
+  });
+
+  it('routes round a crashed relay: the survivors still get every value', () => {
+    const net = new LocalNet(ids(6), [broadcast()], { latencyMs: 10 });
+    net.crash('n0');
+    const values = sendValues(net, 40, 10).filter((v) => net.ids[(v * 7) % 6] !== 'n0');
+    const live = ids(6).slice(1);
+    expect(net.runUntil(() => everyoneHas(net, values, live), 20_000)).toBe(true);
+    net.run(2_000);
+    expectExactly(net, values, live);
+  });
+
+  it('brings a restarted node that lost its memory back up to date by anti-entropy', () => {
+    const net = new LocalNet(ids(5), [broadcast()], { latencyMs: 10 });
+    const values = sendValues(net, 20, 10);
+    net.runUntil(() => everyoneHas(net, values), 10_000);
+    net.crash('n3');
+    net.restart('n3');
+    expect(net.protocol<Broadcast>('n3', 'broadcast').read()).toEqual([]);
+    expect(net.runUntil(() => everyoneHas(net, values), 30_000)).toBe(true);
+  });
+
+  it('measures the Maelstrom workload in miniature (25 nodes, 100 ms, 100 values/s): figures printed, correctness asserted', () => {
+    const net = new LocalNet(ids(25), [broadcast()], { latencyMs: 100 });
+    const values = sendValues(net, 300, 10); // 3 s at 100/s
+    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBe(true);
+    const messages = net.sent.length;
+    expectExactly(net, values);
+    // latency of a value: from its first delivery (the node the client chose) to its last
+    const first = new Map<unknown, number>();
+    const last = new Map<unknown, number>();
+    for (const e of net.eventsOf('broadcast.delivered')) {
+      if (!first.has(e['value'])) first.set(e['value'], e.time);
+      last.set(e['value'], e.time);
+    }
+    const lat = values.map((v) => (last.get(v) as number) - (first.get(v) as number)).sort((a, b) => a - b);
+    const median = lat[Math.floor(lat.length / 2)];
+    console.log(`broadcast 25 nodes / 100 ms / 100 op/s: ${(messages / values.length).toFixed(1)} msgs-per-op, stable latency median ${median} ms, max ${lat[lat.length - 1]} ms`);
+  });
+});
