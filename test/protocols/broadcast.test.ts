@@ -101,7 +101,8 @@ describe('broadcast (many values, fault-tolerant)', () => {
   });
 
   it('gets every value to every node, none invented, each delivered once', () => {
-    const net = new LocalNet(ids(5), [broadcast()], { latencyMs: 10 });
+    // anti-entropy off: the relay path alone must do it
+    const net = new LocalNet(ids(5), [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
     const values = sendValues(net, 40, 5);
     expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBe(true);
     net.run(2_000);
@@ -125,7 +126,8 @@ describe('broadcast (many values, fault-tolerant)', () => {
 
   it('loses no value across a partition, including one that cuts off the relay, once it heals', () => {
     const nodes = ids(9);
-    const net = new LocalNet(nodes, [broadcast()], { latencyMs: 20 });
+    // anti-entropy off: retransmission alone must carry every value across
+    const net = new LocalNet(nodes, [broadcast({ syncIntervalMs: 0 })], { latencyMs: 20 });
     const before = sendValues(net, 10, 10);
     net.partition(['n0', 'n1', 'n2'], ['n3', 'n4', 'n5', 'n6', 'n7', 'n8']);
     const during = sendValues(net, 60, 10, 100);
@@ -142,7 +144,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
   });
 
   it('loses no value across a one-way partition', () => {
-    const net = new LocalNet(ids(5), [broadcast()], { latencyMs: 10 });
+    const net = new LocalNet(ids(5), [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
     for (const other of ['n0', 'n1', 'n2', 'n3']) net.cut('n4', other); // n4 can hear but not speak
     const values = sendValues(net, 30, 10);
     net.run(2_000);
@@ -152,7 +154,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
   });
 
   it('routes round a crashed relay: the survivors still get every value', () => {
-    const net = new LocalNet(ids(6), [broadcast()], { latencyMs: 10 });
+    const net = new LocalNet(ids(6), [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
     net.crash('n0');
     const values = sendValues(net, 40, 10).filter((v) => net.ids[(v * 7) % 6] !== 'n0');
     const live = ids(6).slice(1);
