@@ -63,9 +63,27 @@ export const DEFAULT_RING_CONFIG: RingConfig = {
   logSize: 1000,
 };
 
+/**
+ * What a ring is called. The structured broadcast (broadcast-structured.ts)
+ * is this same walk under another name, carrying a message instead of a token.
+ */
+export interface RingNames {
+  /** Protocol name, and prefix of its message types and events (`ring.token`, `ring.skipped`, ...). */
+  protocol: string;
+  /** The event a node emits when it records a round. */
+  seenEvent: string;
+  /** The field of the client's start request and of its answer that holds the text sent round. */
+  textField: string;
+  /** Prefix of the text of a round started without one (a counter follows). */
+  defaultText: string;
+}
+
+export const RING_NAMES: RingNames = { protocol: 'ring', seenEvent: 'token.seen', textField: 'token', defaultText: 'ring-token' };
+
 /** What travels from node to node. */
 export interface RingToken extends Body {
-  type: 'ring.token';
+  /** `ring.token` (or `<protocol>.token`). */
+  type: string;
   /** Unique id of this round (the token text may repeat across rounds). */
   round: string;
   token: string;
@@ -99,8 +117,8 @@ interface OpenRound {
 }
 
 export class Ring implements Protocol {
-  readonly name = 'ring';
-  readonly handles = ['ring.token', 'ring.start', 'ring.message'] as const;
+  readonly name: string;
+  readonly handles: readonly string[];
 
   /** Rounds seen, oldest first; bounded by `logSize`. */
   private readonly seen = new Map<string, RingLogEntry>();
@@ -110,15 +128,19 @@ export class Ring implements Protocol {
   constructor(
     private readonly env: Env,
     private readonly config: RingConfig,
-  ) {}
+    private readonly names: RingNames = RING_NAMES,
+  ) {
+    this.name = names.protocol;
+    this.handles = [this.type('token'), this.type('start'), this.type('message')];
+  }
 
   receive(msg: Envelope): void {
     switch (msg.body.type) {
-      case 'ring.token':
+      case this.type('token'):
         return this.onToken(msg as Envelope<RingToken>);
-      case 'ring.start':
+      case this.type('start'):
         return this.onStart(msg);
-      case 'ring.message':
+      case this.type('message'):
         return this.onHandoutMessage(msg);
     }
   }
@@ -137,24 +159,25 @@ export class Ring implements Protocol {
   // --- starting a round -------------------------------------------------
 
   private onStart(msg: Envelope): void {
-    const given = msg.body.token;
+    const field = this.names.textField;
+    const given = msg.body[field];
     if (given !== undefined && typeof given !== 'string') {
-      this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, 'token must be a string'));
+      this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, `'${field}' must be a string`));
       return;
     }
     const round = this.newRoundId();
-    const token = given ?? `ring-token-${this.rounds}`;
+    const token = given ?? `${this.names.defaultText}-${this.rounds}`;
     const open: OpenRound = { client: msg, startedAt: this.env.now() };
     open.timer = this.env.setTimer(this.roundTimeout(), () => this.giveUp(round, token));
     this.open.set(round, open);
     this.record({ round, token, origin: this.env.id, hop: 0, from: msg.src, at: this.env.now() });
-    this.forward({ type: 'ring.token', round, token, origin: this.env.id, path: [this.env.id], skipped: [] });
+    this.forward({ type: this.type('token'), round, token, origin: this.env.id, path: [this.env.id], skipped: [] });
   }
 
   private onHandoutMessage(msg: Envelope): void {
     const { from, payload } = msg.body;
     if (payload === undefined) {
-      this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, "a ring message needs a 'payload'"));
+      this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, `${this.type('message')} needs a 'payload'`));
       return;
     }
     const token = typeof payload === 'string' ? payload : JSON.stringify(payload);
@@ -166,13 +189,13 @@ export class Ring implements Protocol {
       // Posted to ourselves (or we are alone): we are the origin, with no client waiting.
       this.open.set(round, { startedAt: this.env.now() });
       this.record({ round, token, origin, hop: 0, from: msg.src, at: this.env.now() });
-      this.forward({ type: 'ring.token', round, token, origin, path: [me], skipped: [] });
+      this.forward({ type: this.type('token'), round, token, origin, path: [me], skipped: [] });
     } else {
       // We are the second node of a round that `origin` is taken to have started.
       this.record({ round, token, origin, hop: 1, from: msg.src, at: this.env.now() });
-      this.forward({ type: 'ring.token', round, token, origin, path: [origin, me], skipped: [] });
+      this.forward({ type: this.type('token'), round, token, origin, path: [origin, me], skipped: [] });
     }
-    this.env.reply(msg, { type: 'ring.message_ok', token, round, origin });
+    this.env.reply(msg, { type: this.type('message_ok'), [this.names.textField]: token, round, origin });
   }
 
   // --- receiving the token ----------------------------------------------
@@ -180,11 +203,11 @@ export class Ring implements Protocol {
   private onToken(msg: Envelope<RingToken>): void {
     const t = msg.body;
     if (typeof t.round !== 'string' || typeof t.token !== 'string' || typeof t.origin !== 'string' || !Array.isArray(t.path) || !Array.isArray(t.skipped)) {
-      this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, 'ring.token needs round, token, origin, path and skipped'));
+      this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, `${this.type('token')} needs round, token, origin, path and skipped`));
       return;
     }
     // Acknowledge first, always — even a duplicate — so the sender stops retrying.
-    this.env.reply(msg, { type: 'ring.token_ok' });
+    this.env.reply(msg, { type: this.type('token_ok') });
     const path = [...t.path, this.env.id];
     const known = this.seen.get(t.round);
 
@@ -218,20 +241,20 @@ export class Ring implements Protocol {
       if (entry) this.complete(entry, [...t.path, next], t.skipped);
       return;
     }
-    const body: RingToken = { type: 'ring.token', round: t.round, token: t.token, origin: t.origin, path: t.path, skipped: t.skipped };
+    const body: RingToken = { type: this.type('token'), round: t.round, token: t.token, origin: t.origin, path: t.path, skipped: t.skipped };
     this.env.rpc(next, body, this.config.hopTimeoutMs, (reply) => {
-      if (reply.type === 'ring.token_ok') return; // the next node has it now
+      if (reply.type === this.type('token_ok')) return; // the next node has it now
       const silent = isError(reply) && reply.code === ErrorCode.Timeout;
       if (silent && attempt < this.config.hopAttempts) {
         this.tryNext(t, candidates, attempt + 1); // a retransmission
         return;
       }
       if (next === t.origin) {
-        this.env.emit({ type: 'ring.abandoned', round: t.round, token: t.token, origin: t.origin, reason: `origin ${next} unreachable` });
+        this.env.emit({ type: this.type('abandoned'), round: t.round, token: t.token, origin: t.origin, reason: `origin ${next} unreachable` });
         return;
       }
       // (the host stamps `node` with the emitter's id, so the skipped one is `skipped`)
-      this.env.emit({ type: 'ring.skipped', round: t.round, token: t.token, skipped: next });
+      this.env.emit({ type: this.type('skipped'), round: t.round, token: t.token, skipped: next });
       this.tryNext({ ...t, skipped: [...t.skipped, next] }, candidates.slice(1), 1);
     });
   }
@@ -243,13 +266,13 @@ export class Ring implements Protocol {
     const rtt_ms = open ? this.env.now() - open.startedAt : undefined;
     const late = !open && entry.hop === 0;
     entry.returned = { path, skipped, ...(rtt_ms !== undefined && { rtt_ms }), ...(late && { late }) };
-    this.env.emit({ type: 'ring.completed', round: entry.round, token: entry.token, origin: entry.origin, path, skipped, ...(rtt_ms !== undefined && { rtt_ms }), ...(late && { late }) });
+    this.env.emit({ type: this.type('completed'), round: entry.round, token: entry.token, origin: entry.origin, path, skipped, ...(rtt_ms !== undefined && { rtt_ms }), ...(late && { late }) });
     if (!open) return;
     this.open.delete(entry.round);
     if (open.timer !== undefined) this.env.clearTimer(open.timer);
     if (open.client) {
       const visited = path.slice(0, -1);
-      this.env.reply(open.client, { type: 'ring.start_ok', token: entry.token, round: entry.round, path, visited, skipped, rtt_ms });
+      this.env.reply(open.client, { type: this.type('start_ok'), [this.names.textField]: entry.token, round: entry.round, path, visited, skipped, rtt_ms });
     }
   }
 
@@ -258,9 +281,9 @@ export class Ring implements Protocol {
     if (!open) return;
     this.open.delete(round);
     const limit = this.roundTimeout();
-    this.env.emit({ type: 'ring.timeout', round, token, after_ms: limit });
+    this.env.emit({ type: this.type('timeout'), round, token, after_ms: limit });
     if (open.client) {
-      this.env.reply(open.client, errorBody(ErrorCode.Timeout, `the token did not come back within ${limit} ms`, { token, round }));
+      this.env.reply(open.client, errorBody(ErrorCode.Timeout, `the round did not come back within ${limit} ms`, { [this.names.textField]: token, round }));
     }
   }
 
@@ -272,7 +295,7 @@ export class Ring implements Protocol {
       const oldest = this.seen.keys().next().value as string;
       this.seen.delete(oldest);
     }
-    this.env.emit({ type: 'token.seen', token: entry.token, origin: entry.origin, hop: entry.hop, round: entry.round, from: entry.from });
+    this.env.emit({ type: this.names.seenEvent, token: entry.token, origin: entry.origin, hop: entry.hop, round: entry.round, from: entry.from });
     return entry;
   }
 
@@ -281,6 +304,11 @@ export class Ring implements Protocol {
     // The random tag keeps ids unique across restarts of this node.
     const tag = Math.floor(this.env.random() * 36 ** 6).toString(36);
     return `${this.env.id}:${this.rounds}:${tag}`;
+  }
+
+  /** The full name of one of this ring's message or event types. */
+  private type(what: string): string {
+    return `${this.names.protocol}.${what}`;
   }
 
   private roundTimeout(): number {
