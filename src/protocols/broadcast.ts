@@ -36,8 +36,13 @@
  *    Receiving a value twice, or out of order, changes nothing: a node holds
  *    a *set* of values (compared by their JSON text).
  *
- *    Retransmission cannot rescue a value a node acknowledged and then lost
- *    in a crash before passing it on. So, as a safety net, every
+ *    A node acknowledges a value — to the client (`broadcast.send_ok`) or to
+ *    a peer (`broadcast.batch_ok`) — only once it is written to durable
+ *    storage, so an acknowledged value survives a crash of the node that
+ *    acknowledged it; after a restart the node reloads its values and hands
+ *    them to the relay again (the relay passes on only those new to it).
+ *    Retransmission still cannot rescue a value whose only holders crashed
+ *    before writing it, or lost their disk. So, as a safety net, every
  *    `syncIntervalMs` each node compares notes with one random peer
  *    (anti-entropy): it sends the size and a checksum of its set; if they
  *    differ, the peer answers with its whole set and the node sends back what
@@ -96,6 +101,8 @@ export class Broadcast implements Protocol {
   /** Peers whose last batch timed out. */
   private readonly suspects = new Set<NodeId>();
   private flushTimer: TimerId | undefined;
+  /** Values written to storage but not yet durable, with what waits for them. */
+  private readonly unsaved = new Map<string, Array<() => void>>();
 
   constructor(
     private readonly env: Env,
@@ -103,6 +110,16 @@ export class Broadcast implements Protocol {
   ) {}
 
   start(): void {
+    // After a restart: what reached the disk is ours again, and goes back to the relay.
+    for (const slot of this.env.storage.keys('v/')) {
+      const value = this.env.storage.get(slot);
+      const key = JSON.stringify(value);
+      if (this.values.has(key)) continue;
+      this.values.set(key, value);
+      this.checksum = (this.checksum + fnv1a(key)) >>> 0;
+      this.toRelay.set(key, value);
+    }
+    this.scheduleFlush();
     // Nodes started together should not all compare notes at the same instant.
     this.scheduleSync(this.env.random() * this.config.syncIntervalMs);
   }
@@ -118,7 +135,7 @@ export class Broadcast implements Protocol {
         const key = JSON.stringify(body.value);
         if (this.add(key, body.value)) this.toRelay.set(key, body.value);
         this.scheduleFlush();
-        this.env.reply(msg, { type: 'broadcast.send_ok' });
+        this.whenDurable([key], () => this.env.reply(msg, { type: 'broadcast.send_ok' }));
         return;
       }
       case 'broadcast.read':
@@ -151,15 +168,17 @@ export class Broadcast implements Protocol {
       this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, "broadcast.batch needs a 'values' array"));
       return;
     }
+    const keys: string[] = [];
     for (const value of values) {
       const key = JSON.stringify(value);
+      keys.push(key);
       // Only a value new to us is relayed: if we held it already, it is on its way.
       if (this.add(key, value) && relay === true) {
         for (const peer of this.env.peers()) if (peer !== msg.src) this.pendingFor(peer).set(key, value);
       }
     }
     if (relay === true) this.scheduleFlush();
-    this.env.reply(msg, { type: 'broadcast.batch_ok' });
+    this.whenDurable(keys, () => this.env.reply(msg, { type: 'broadcast.batch_ok' }));
   }
 
   private onSync(msg: Envelope): void {
@@ -167,13 +186,29 @@ export class Broadcast implements Protocol {
     this.env.reply(msg, same ? { type: 'broadcast.sync_ok', same: true } : { type: 'broadcast.sync_ok', same: false, values: this.read() });
   }
 
-  /** Takes a value; true (and a `broadcast.delivered` event) if it is new here. */
+  /** Takes a value and writes it down; true (and a `broadcast.delivered` event) if it is new here. */
   private add(key: string, value: unknown): boolean {
     if (this.values.has(key)) return false;
     this.values.set(key, value);
     this.checksum = (this.checksum + fnv1a(key)) >>> 0;
     this.env.emit({ type: 'broadcast.delivered', value });
+    // One storage slot per value, numbered in arrival order so a reload keeps the order.
+    const slot = `v/${String(this.values.size).padStart(12, '0')}`;
+    this.unsaved.set(key, []);
+    this.env.storage.put(slot, value, () => {
+      const waiting = this.unsaved.get(key) ?? [];
+      this.unsaved.delete(key);
+      for (const fn of waiting) fn();
+    });
     return true;
+  }
+
+  /** Runs `fn` once every one of these values is on durable storage. */
+  private whenDurable(keys: string[], fn: () => void): void {
+    const waiting = [...new Set(keys)].filter((k) => this.unsaved.has(k));
+    let left = waiting.length;
+    if (left === 0) return fn();
+    for (const key of waiting) this.unsaved.get(key)?.push(() => --left === 0 && fn());
   }
 
   // --- sending ---------------------------------------------------------------

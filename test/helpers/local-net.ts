@@ -40,7 +40,7 @@ interface Scheduled {
 }
 
 class LocalHost implements HostEnv {
-  readonly storage: MemoryStorage;
+  storage: MemoryStorage;
   private seed: number;
   constructor(
     readonly id: NodeId,
@@ -48,7 +48,10 @@ class LocalHost implements HostEnv {
     seed: number,
   ) {
     this.seed = seed;
-    this.storage = new MemoryStorage((fn) => net.schedule(0, fn));
+    this.storage = this.freshDisk();
+  }
+  freshDisk(): MemoryStorage {
+    return new MemoryStorage((fn) => this.net.schedule(0, fn));
   }
   members(): readonly NodeId[] {
     return this.net.ids;
@@ -149,8 +152,10 @@ export class LocalNet {
     this.down.add(id);
     this.runtimes.get(id)?.stop();
   }
-  /** A fresh node object on the same storage, as after a process restart. */
-  restart(id: NodeId): void {
+  /** A fresh node object on the same storage, as after a process restart; `wipe` loses the disk too. */
+  restart(id: NodeId, { wipe = false } = {}): void {
+    const host = this.hosts.get(id) as LocalHost;
+    if (wipe) host.storage = host.freshDisk();
     this.down.delete(id);
     this.boot(id);
   }
