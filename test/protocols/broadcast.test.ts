@@ -211,3 +211,67 @@ describe('broadcast (many values, fault-tolerant)', () => {
     console.log(`broadcast 25 nodes / 100 ms / 100 op/s: ${(messages / values.length).toFixed(1)} msgs-per-op, stable latency median ${median} ms, max ${lat[lat.length - 1]} ms`);
   });
 });
+
+describe('broadcast under random faults', () => {
+  /** mulberry32: a seeded PRNG for the fault schedule. */
+  function prng(seed: number): () => number {
+    let s = seed;
+    return () => {
+      let t = (s += 0x6d2b79f5);
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('after healing, every acknowledged value is on every node and nothing else is (20 seeds: loss, duplication, reordering, partitions, crashes)', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const rnd = prng(seed);
+      let faulty = true;
+      const net = new LocalNet(ids(7), [broadcast()], {
+        seed,
+        route: () => {
+          const delay = 5 + Math.floor(rnd() * 40);
+          if (!faulty) return [delay];
+          if (rnd() < 0.1) return []; // lost
+          if (rnd() < 0.1) return [delay, 5 + Math.floor(rnd() * 80)]; // duplicated, maybe reordered
+          return [delay];
+        },
+      });
+      const calls: Array<{ value: number; call: ReturnType<LocalNet['request']> }> = [];
+      const down = new Set<string>();
+      for (let step = 0; step < 60; step++) {
+        const node = net.ids[Math.floor(rnd() * net.ids.length)] as string;
+        if (!down.has(node)) calls.push({ value: step, call: net.request(node, { type: 'broadcast.send', value: step }) });
+        const r = rnd();
+        if (r < 0.05) {
+          const shuffled = [...net.ids].sort(() => rnd() - 0.5);
+          const cut = 1 + Math.floor(rnd() * (net.ids.length - 1));
+          net.heal();
+          net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+        } else if (r < 0.08) {
+          net.heal();
+        } else if (r < 0.11 && down.size < 2) {
+          const victim = net.ids[Math.floor(rnd() * net.ids.length)] as string;
+          if (!down.has(victim)) (net.crash(victim), down.add(victim));
+        } else if (r < 0.14 && down.size > 0) {
+          const back = [...down][0] as string;
+          (net.restart(back), down.delete(back));
+        }
+        net.run(20 + Math.floor(rnd() * 60));
+      }
+      // heal everything, and give the network a moment
+      faulty = false;
+      net.heal();
+      for (const id of down) net.restart(id);
+      const acked = calls.filter((c) => c.call.reply?.type === 'broadcast.send_ok').map((c) => c.value);
+      const converged = net.runUntil(() => everyoneHas(net, acked), 30_000);
+      expect(converged, `seed ${seed}: acknowledged values reach every node`).toBe(true);
+      const sent = new Set(calls.map((c) => JSON.stringify(c.value)));
+      for (const [id, held] of holdings(net)) {
+        expect(held.filter((v) => !sent.has(v)), `seed ${seed}: values invented on ${id}`).toEqual([]);
+        expect(new Set(held).size, `seed ${seed}: a value twice on ${id}`).toBe(held.length);
+      }
+    }
+  });
+});
