@@ -206,6 +206,11 @@ export class Ring implements Protocol {
       this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, `${this.type('token')} needs round, token, origin, path and skipped`));
       return;
     }
+    if (!this.env.members().includes(t.origin)) {
+      // A round must end at its origin; one that is not in our roster never could.
+      this.env.reply(msg, errorBody(ErrorCode.MalformedRequest, `origin ${t.origin} is not in the roster of node ${this.env.id}`));
+      return;
+    }
     // Acknowledge first, always — even a duplicate — so the sender stops retrying.
     this.env.reply(msg, { type: this.type('token_ok') });
     const path = [...t.path, this.env.id];
@@ -234,7 +239,11 @@ export class Ring implements Protocol {
 
   private tryNext(t: RingToken, candidates: NodeId[], attempt: number): void {
     const next = candidates[0];
-    if (next === undefined) return;
+    if (next === undefined) {
+      // Can only happen when the origin has left our roster.
+      this.env.emit({ type: this.type('abandoned'), round: t.round, token: t.token, origin: t.origin, reason: 'origin not in roster' });
+      return;
+    }
     if (next === this.env.id) {
       // Only the origin reaches itself: every other node was skipped.
       const entry = this.seen.get(t.round);
@@ -324,13 +333,14 @@ export class Ring implements Protocol {
  */
 export function successors(members: readonly NodeId[], self: NodeId, origin: NodeId): NodeId[] {
   const at = members.indexOf(self);
-  if (at < 0) return [origin];
+  if (at < 0) return members.includes(origin) ? [origin] : [];
   const out: NodeId[] = [];
-  for (let i = 1; i <= members.length; i++) {
+  for (let i = 1; i < members.length; i++) {
     const m = members[(at + i) % members.length] as NodeId;
     out.push(m);
-    if (m === origin) break;
+    if (m === origin) return out;
   }
+  if (origin === self) out.push(self);
   return out;
 }
 

@@ -15,6 +15,7 @@ describe('ring order', () => {
     expect(successors(FIVE, '1', '1')).toEqual(['2', '3', '4', '5', '1']);
     expect(successors(FIVE, '4', '2')).toEqual(['5', '1', '2']);
     expect(successors(['1'], '1', '1')).toEqual(['1']);
+    expect(successors(FIVE, '2', '9')).toEqual(['3', '4', '5', '1']); // an origin outside the roster is never reached
     expect(predecessor(FIVE, '1')).toBe('5');
     expect(predecessor(FIVE, '3')).toBe('2');
   });
@@ -158,10 +159,12 @@ describe('ring', () => {
     host.deliver('c1', { type: 'ring.start', msg_id: 1, token: 42 });
     host.deliver('c1', { type: 'ring.message', msg_id: 2, from: '5' });
     host.deliver('2', { type: 'ring.token', msg_id: 3, token: 'x' });
+    host.deliver('2', { type: 'ring.token', msg_id: 4, round: 'r', token: 'x', origin: '9', path: ['9'], skipped: [] });
     expect(host.takeSent().map((m) => m.body)).toMatchObject([
       { type: 'error', code: ErrorCode.MalformedRequest, in_reply_to: 1 },
       { type: 'error', code: ErrorCode.MalformedRequest, in_reply_to: 2 },
       { type: 'error', code: ErrorCode.MalformedRequest, in_reply_to: 3 },
+      { type: 'error', code: ErrorCode.MalformedRequest, in_reply_to: 4, text: expect.stringContaining('not in the roster') },
     ]);
     expect(host.events).toEqual([]);
   });
@@ -177,5 +180,44 @@ describe('ring', () => {
     expect(status.next).toBe('1');
     expect(status.log.map((e) => e.token)).toEqual(['b', 'c']);
     expect(net.protocol<Ring>('1', 'ring').status().open_rounds).toEqual([]);
+  });
+});
+
+describe('ring under random loss, duplication and reordering', () => {
+  it('never logs a round twice on a node, and every completed round accounts for every node (20 seeds)', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      let s = seed;
+      const rnd = () => {
+        let t = (s += 0x6d2b79f5);
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+      const net = new LocalNet(FIVE, [ring({ hopTimeoutMs: 100 })], {
+        seed,
+        route: (msg) => {
+          if (msg.src.startsWith('c') || msg.dest.startsWith('c')) return [1]; // the client's own link is reliable
+          const delay = 2 + Math.floor(rnd() * 60);
+          if (rnd() < 0.15) return [];
+          if (rnd() < 0.15) return [delay, 2 + Math.floor(rnd() * 150)];
+          return [delay];
+        },
+      });
+      const calls = FIVE.map((origin, i) => net.request(origin, { type: 'ring.start', token: `t${i}` }));
+      net.runUntil(() => calls.every((c) => c.reply !== undefined), 60_000);
+      net.run(5_000);
+      const seen = net.eventsOf('token.seen').map((e) => `${e.node}@${e['round'] as string}`);
+      expect(new Set(seen).size, `seed ${seed}: a round logged twice`).toBe(seen.length);
+      for (const call of calls) {
+        expect(call.reply, `seed ${seed}`).toBeDefined();
+        if (call.reply?.type !== 'ring.start_ok') continue; // a round may time out; then it must say so
+        const visited = call.reply.visited as string[];
+        const skipped = call.reply.skipped as string[];
+        expect(new Set(visited).size, `seed ${seed}: a node visited twice`).toBe(visited.length);
+        expect([...visited, ...skipped].sort(), `seed ${seed}: every node visited or skipped`).toEqual(FIVE);
+        const path = call.reply.path as string[];
+        expect(path[0]).toBe(path[path.length - 1]);
+      }
+    }
   });
 });
