@@ -109,11 +109,11 @@ export interface RingLogEntry {
   returned?: { path: NodeId[]; skipped: NodeId[]; rtt_ms?: number; late?: boolean };
 }
 
-/** A round this node started for a client and still waits for. */
+/** A round this node started and still waits for (for a client, or for a handout post). */
 interface OpenRound {
   client?: Envelope;
   startedAt: number;
-  timer?: TimerId;
+  timer: TimerId;
 }
 
 export class Ring implements Protocol {
@@ -167,9 +167,7 @@ export class Ring implements Protocol {
     }
     const round = this.newRoundId();
     const token = given ?? `${this.names.defaultText}-${this.rounds}`;
-    const open: OpenRound = { client: msg, startedAt: this.env.now() };
-    open.timer = this.env.setTimer(this.roundTimeout(), () => this.giveUp(round, token));
-    this.open.set(round, open);
+    this.openRound(round, token, msg);
     this.record({ round, token, origin: this.env.id, hop: 0, from: msg.src, at: this.env.now() });
     this.forward({ type: this.type('token'), round, token, origin: this.env.id, path: [this.env.id], skipped: [] });
   }
@@ -187,7 +185,7 @@ export class Ring implements Protocol {
     const round = this.newRoundId();
     if (origin === me) {
       // Posted to ourselves (or we are alone): we are the origin, with no client waiting.
-      this.open.set(round, { startedAt: this.env.now() });
+      this.openRound(round, token);
       this.record({ round, token, origin, hop: 0, from: msg.src, at: this.env.now() });
       this.forward({ type: this.type('token'), round, token, origin, path: [me], skipped: [] });
     } else {
@@ -278,11 +276,16 @@ export class Ring implements Protocol {
     this.env.emit({ type: this.type('completed'), round: entry.round, token: entry.token, origin: entry.origin, path, skipped, ...(rtt_ms !== undefined && { rtt_ms }), ...(late && { late }) });
     if (!open) return;
     this.open.delete(entry.round);
-    if (open.timer !== undefined) this.env.clearTimer(open.timer);
+    this.env.clearTimer(open.timer);
     if (open.client) {
       const visited = path.slice(0, -1);
       this.env.reply(open.client, { type: this.type('start_ok'), [this.names.textField]: entry.token, round: entry.round, path, visited, skipped, rtt_ms });
     }
+  }
+
+  private openRound(round: string, token: string, client?: Envelope): void {
+    const timer = this.env.setTimer(this.roundTimeout(), () => this.giveUp(round, token));
+    this.open.set(round, { startedAt: this.env.now(), timer, ...(client && { client }) });
   }
 
   private giveUp(round: string, token: string): void {
