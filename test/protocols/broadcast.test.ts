@@ -78,6 +78,18 @@ describe('broadcast (many values, fault-tolerant)', () => {
     for (const m of out) expect(m.body).toMatchObject({ type: 'broadcast.batch', values: ['a', 'b'], relay: false });
   });
 
+  it('relays a value it is asked to relay even when it already held it (learnt without passing it on)', () => {
+    const hub = ManualHost.start('n0', ['n0', 'n1', 'n2', 'n3'], [broadcast({ syncIntervalMs: 0, flushIntervalMs: 50 })]);
+    hub.deliver('n3', { type: 'broadcast.batch', msg_id: 1, values: ['x'], relay: false });
+    hub.advance(100);
+    hub.takeSent();
+    hub.deliver('n2', { type: 'broadcast.batch', msg_id: 2, values: ['x'], relay: true });
+    hub.advance(50);
+    const fanOut = hub.takeSent().filter((m) => m.body.type === 'broadcast.batch');
+    expect(fanOut.map((m) => m.dest).sort()).toEqual(['n1', 'n3']);
+    expect(hub.events).toEqual([{ type: 'broadcast.delivered', value: 'x' }]);
+  });
+
   it('retransmits an unacknowledged batch until it is acknowledged', () => {
     const host = ManualHost.start('n0', ['n0', 'n1'], [broadcast({ syncIntervalMs: 0, flushIntervalMs: 10, ackTimeoutMs: 100 })]);
     host.deliver('c1', { type: 'broadcast.send', msg_id: 1, value: 7 });
