@@ -52,8 +52,8 @@
  * latency, 100 values/s, flush every 50 ms): each interval brings 5 new
  * values, arriving at about 4.6 distinct nodes. They cost ≈ 4.6 relay
  * batches + 4.6 acks, then the relay's 24 batches + 24 acks: ≈ 57 messages
- * for 5 values, 11.4 per value — no longer 48 (2 × 24) as with sending each
- * value straight to everyone. (The relay's own values skip the first hop,
+ * for 5 values, 11.4 per value — where sending each value straight to
+ * everyone would cost 48 (24 batches + 24 acks) per value. (The relay's own values skip the first hop,
  * so it is a little less: ≈ 9.6 measured.) Anti-entropy adds 25 exchanges a
  * second of 2 messages, 4 when the sets differ — and under steady traffic
  * they always differ by the values in flight: ≈ 1.5 per value. Total ≈ 11
@@ -107,6 +107,8 @@ export class Broadcast implements Protocol {
   private flushTimer: TimerId | undefined;
   /** Values written to storage but not yet durable, with what waits for them. */
   private readonly unsaved = new Map<string, Array<() => void>>();
+  /** Number of the next storage slot (slots are numbered in arrival order). */
+  private nextSlot = 1;
 
   constructor(
     private readonly env: Env,
@@ -116,6 +118,7 @@ export class Broadcast implements Protocol {
   start(): void {
     // After a restart: what reached the disk is ours again, and goes back to the relay.
     for (const slot of this.env.storage.keys('v/')) {
+      this.nextSlot = Math.max(this.nextSlot, Number(slot.slice(2)) + 1);
       const value = this.env.storage.get(slot);
       const key = JSON.stringify(value);
       if (this.values.has(key)) continue;
@@ -200,7 +203,7 @@ export class Broadcast implements Protocol {
     this.checksum = (this.checksum + fnv1a(key)) >>> 0;
     this.env.emit({ type: 'broadcast.delivered', value });
     // One storage slot per value, numbered in arrival order so a reload keeps the order.
-    const slot = `v/${String(this.values.size).padStart(12, '0')}`;
+    const slot = `v/${String(this.nextSlot++).padStart(12, '0')}`;
     this.unsaved.set(key, []);
     this.env.storage.put(slot, value, () => {
       const waiting = this.unsaved.get(key) ?? [];

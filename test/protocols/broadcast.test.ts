@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { broadcast, type Broadcast } from '../../src/protocols/broadcast.js';
 import { ErrorCode } from '../../src/protocols/envelope.js';
 import { LocalNet } from '../helpers/local-net.js';
+import { NodeRuntime } from '../../src/protocols/runtime.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
@@ -88,6 +89,24 @@ describe('broadcast (many values, fault-tolerant)', () => {
     const fanOut = hub.takeSent().filter((m) => m.body.type === 'broadcast.batch');
     expect(fanOut.map((m) => m.dest).sort()).toEqual(['n1', 'n3']);
     expect(hub.events).toEqual([{ type: 'broadcast.delivered', value: 'x' }]);
+  });
+
+  it('reloads its values after a restart, even with gaps on disk, and overwrites none of them', () => {
+    const host = new ManualHost('n1', ['n0', 'n1']);
+    host.storage.put('broadcast/v/000000000001', 'a');
+    host.storage.put('broadcast/v/000000000003', 'c'); // slot 2 never became durable
+    host.runtime = new NodeRuntime(host, [broadcast({ syncIntervalMs: 0 })]);
+    host.runtime.start();
+    host.deliver('c1', { type: 'broadcast.send', msg_id: 1, value: 'd' });
+    host.deliver('c1', { type: 'broadcast.read', msg_id: 2 });
+    expect(host.takeSent().find((m) => m.body.type === 'broadcast.read_ok')?.body.values).toEqual(['a', 'c', 'd']);
+    expect(host.storage.keys().map((k) => host.storage.get(k))).toEqual(['a', 'c', 'd']);
+    expect(host.events).toEqual([{ type: 'broadcast.delivered', value: 'd' }]); // reloaded values were delivered before
+    host.advance(50);
+    expect(host.takeSent()).toMatchObject([
+      { dest: 'c1', body: { type: 'broadcast.send_ok' } },
+      { dest: 'n0', body: { type: 'broadcast.batch', values: ['a', 'c', 'd'], relay: true } },
+    ]);
   });
 
   it('retransmits an unacknowledged batch until it is acknowledged', () => {
