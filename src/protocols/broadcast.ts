@@ -275,8 +275,12 @@ export class Broadcast implements Protocol {
     const body = { type: 'broadcast.batch', values: [...batch.values()], relay };
     this.env.rpc(peer, body, this.config.ackTimeoutMs, (reply) => {
       this.inFlight.set(peer, (this.inFlight.get(peer) ?? 1) - 1);
+      const wasHeldBack = this.suspects.has(peer);
       if (reply.type === 'broadcast.batch_ok') {
         this.suspects.delete(peer);
+        // A healthy peer's acknowledgement changes nothing else; a suspect's
+        // lets whatever waited for it go out (the common case costs no scan).
+        if (wasHeldBack) this.scheduleFlush();
       } else {
         // Not acknowledged: suspect the peer and put the values back. Values
         // meant for a relay go back to `toRelay`, so the next flush picks a
@@ -284,8 +288,8 @@ export class Broadcast implements Protocol {
         this.suspects.add(peer);
         const back = relay ? this.toRelay : this.pendingFor(peer);
         for (const [key, value] of batch) back.set(key, value);
+        this.scheduleFlush();
       }
-      this.scheduleFlush();
     });
   }
 
