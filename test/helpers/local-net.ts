@@ -210,6 +210,7 @@ export class LocalNet {
   }
 
   transmit(msg: Envelope): void {
+    if (this.down.has(msg.src)) return; // e.g. a storage callback firing after the crash
     const between = this.hosts.has(msg.src) && this.hosts.has(msg.dest);
     if (between) this.sent.push(msg);
     if (this.cuts.has(`${msg.src}>${msg.dest}`)) return;
