@@ -39,7 +39,9 @@ export interface Storage {
  * Something that happened inside a protocol, for the event stream that feeds
  * logs, watchers, the dashboard and the checkers. `type` is dotted,
  * `area.what` (e.g. `token.seen`, `leader.changed`, `member.dead`); the
- * host stamps the node id, time and a sequence number.
+ * host stamps the node id, time and a sequence number, so `node`, `time`
+ * and `seq` are reserved: name the subject of an event `member`, `leader`,
+ * `skipped`, ... instead.
  */
 export interface ProtocolEvent {
   type: string;

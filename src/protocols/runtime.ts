@@ -116,6 +116,9 @@ export class NodeRuntime {
   }
 
   private transmit(dest: NodeId, body: Body): void {
+    // A stopped (crashed) node says nothing more, even if a callback it
+    // registered elsewhere (a storage durability callback) still fires.
+    if (!this.running) return;
     this.host.transmit({ src: this.id, dest, body });
   }
 

@@ -111,3 +111,13 @@ describe('compareIds', () => {
     expect(['n2', 'n10', 'n1'].sort(compareIds)).toEqual(['n1', 'n10', 'n2']);
   });
 });
+
+describe('a stopped runtime', () => {
+  it('transmits nothing, even from a durability callback that fires after stop', () => {
+    const { host, probe } = probeHost();
+    probe.env.storage.put('k', 1, () => probe.env.send('2', { type: 'poke' }));
+    host.runtime.stop();
+    host.advance(10);
+    expect(host.takeSent()).toEqual([]);
+  });
+});
