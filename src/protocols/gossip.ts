@@ -56,6 +56,12 @@ export class Gossip implements Protocol {
   readonly name = 'gossip';
   readonly handles = ['gossip.update', 'gossip.read', 'gossip.digest', 'gossip.digest_ok', 'gossip.push'] as const;
   private states: VersionMap = {};
+  /**
+   * The entries of `states` above version 0 — what push mode spreads. It is
+   * replaced, never changed, when it grows, so a message already sent with
+   * it never changes under its receiver.
+   */
+  private news: VersionMap | undefined;
   /** The highest version this node has handed out (durable or still being written). */
   private issued = 0;
 
@@ -67,6 +73,7 @@ export class Gossip implements Protocol {
   start(): void {
     this.issued = this.env.storage.get<number>('version') ?? 0;
     this.states = { [this.env.id]: this.issued };
+    this.news = this.issued > 0 ? { [this.env.id]: this.issued } : undefined;
     const firstRound = this.config.intervalMs * (1 - this.config.jitter * this.env.random());
     this.env.setTimer(firstRound, () => this.round());
   }
@@ -110,7 +117,7 @@ export class Gossip implements Protocol {
   /** One round: gossip with `fanout` random peers, then schedule the next round. */
   private round(): void {
     if (this.config.mode === 'push') {
-      const news = this.knownUpdates();
+      const news = this.news;
       if (news !== undefined) for (const peer of this.randomPeers()) this.env.send(peer, { type: 'gossip.push', states: news });
     } else {
       for (const peer of this.randomPeers()) this.env.send(peer, { type: 'gossip.digest', states: { ...this.states } });
@@ -127,6 +134,7 @@ export class Gossip implements Protocol {
     const known = this.states[origin];
     if (known !== undefined && version <= known) return;
     this.states[origin] = version;
+    if (version > 0) this.news = { ...this.news, [origin]: version };
     if (origin === this.env.id && version > this.issued) {
       // Someone remembers a newer version of us than we do: never hand that number out again.
       this.issued = version;
@@ -143,15 +151,6 @@ export class Gossip implements Protocol {
       if (other === undefined || other < version) out[origin] = version;
     }
     return out;
-  }
-
-  /** The entries with a version above 0 (something actually happened), or undefined if none. */
-  private knownUpdates(): VersionMap | undefined {
-    let news: VersionMap | undefined;
-    for (const [origin, version] of Object.entries(this.states)) {
-      if (version > 0) (news ??= {})[origin] = version;
-    }
-    return news;
   }
 
   /**
