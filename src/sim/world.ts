@@ -63,6 +63,11 @@ class Item {
   ) {}
 }
 
+/** Member ids "1".."n", the simulator's usual roster. */
+export function nodeIds(n: number): NodeId[] {
+  return Array.from({ length: n }, (_, i) => String(i + 1));
+}
+
 /** Handle of something scheduled on the world's agenda. */
 export interface Cancellable {
   cancel(): void;

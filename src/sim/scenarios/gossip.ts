@@ -17,12 +17,8 @@ import { scheduleCrashes, schedulePartitions } from '../faults.js';
 import { SimConfigError } from '../network.js';
 import { Rng } from '../rng.js';
 import { maxOf, quantile } from '../stats.js';
-import { World } from '../world.js';
+import { nodeIds, World } from '../world.js';
 import type { Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
-
-export function nodeIds(n: number): NodeId[] {
-  return Array.from({ length: n }, (_, i) => String(i + 1));
-}
 
 function gossipConfig(options: ScenarioOptions, defaults: Partial<GossipConfig>): Partial<GossipConfig> {
   const config: Partial<GossipConfig> = { ...defaults };
@@ -91,7 +87,7 @@ export function runGossip(options: ScenarioOptions): ScenarioResult {
   const rng = Rng.stream(options.seed, 'workload');
   const acked: Array<{ origin: NodeId; version: number; invokedAt: number }> = [];
   let updates = 0;
-  const gap = 1000 / GOSSIP_DEFAULTS.updateRate;
+  const gap = 1000 / (options.rate ?? GOSSIP_DEFAULTS.updateRate);
   for (let t = gap; t < durationMs; t += gap) {
     world.at(t, () => {
       updates++;

@@ -17,6 +17,8 @@ export interface ScenarioOptions {
   crashes?: CrashSchedule;
   /** Length of the workload-and-faults phase in virtual ms; the scenario's default if absent. */
   durationMs?: number;
+  /** Client operations per second during the workload phase; the scenario's default if absent. */
+  rate?: number;
   /** Protocol tuning a scenario may honour (gossip: fanout, interval, mode). */
   fanout?: number;
   intervalMs?: number;
