@@ -24,6 +24,7 @@ interface SimFlags {
   partition: string[];
   crash?: string;
   duration?: number;
+  diskDelay?: number;
   rate?: number;
   fanout?: number;
   interval?: number;
@@ -63,6 +64,7 @@ export function register(program: Command): void {
     .option('--dup <p>', 'probability a message between nodes is duplicated', floatOption(0, 1))
     .option('--partition <spec>', 'partition schedule (repeatable; see below)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--crash <every[:down]>', 'crash a random node every EVERY, restart it after DOWN')
+    .option('--disk-delay <d>', 'time until a storage write is durable (default 1ms)', parseDuration)
     .option('--duration <d>', 'length of the workload-and-faults phase (e.g. 20s)', parseDuration)
     .option('--rate <ops>', 'client operations per second', floatOption(0.001))
     .option('--fanout <k>', 'gossip: peers per round', intOption(1, 1000))
@@ -99,6 +101,7 @@ function toOptions(flags: SimFlags): ScenarioOptions {
     if (flags.crash !== undefined) options.crashes = parseCrash(flags.crash);
     if (flags.nodes !== undefined) options.nodes = flags.nodes;
     if (flags.duration !== undefined) options.durationMs = flags.duration;
+    if (flags.diskDelay !== undefined) options.diskDelayMs = flags.diskDelay;
     if (flags.rate !== undefined) options.rate = flags.rate;
     if (flags.fanout !== undefined) options.fanout = flags.fanout;
     if (flags.interval !== undefined) {

@@ -64,7 +64,7 @@ export function runBroadcastWorkload(protocol: ProtocolFactory, options: Scenari
   };
 
   const network = { latency: { kind: 'constant' as const, ms: d.latencyMs }, ...options.network };
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [protocol], network, onEvent });
+  const world = new World({ seed: options.seed, nodes: ids, protocols: [protocol], network, onEvent, diskDelayMs: options.diskDelayMs });
   schedulePartitions(world, options.partitions ?? [], durationMs);
   if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
 

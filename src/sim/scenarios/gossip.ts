@@ -79,7 +79,7 @@ export function runGossip(options: ScenarioOptions): ScenarioResult {
     }
   };
 
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [gossip(config)], network: options.network, onEvent });
+  const world = new World({ seed: options.seed, nodes: ids, protocols: [gossip(config)], network: options.network, onEvent, diskDelayMs: options.diskDelayMs });
   schedulePartitions(world, options.partitions ?? [], durationMs);
   if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
 
@@ -132,6 +132,18 @@ export function runGossip(options: ScenarioOptions): ScenarioResult {
     name: 'no acknowledged update lost',
     ok: lost.length === 0,
     detail: lost.length === 0 ? `${acked.length} acknowledged updates all held` : `${lost.length} missing, e.g. node ${lost[0]?.origin} version ${lost[0]?.version}`,
+  });
+  const seen = new Set<string>();
+  const reused = acked.filter((a) => {
+    const key = `${a.origin}@${a.version}`;
+    if (seen.has(key)) return true;
+    seen.add(key);
+    return false;
+  });
+  verdicts.push({
+    name: 'no version acknowledged twice',
+    ok: reused.length === 0,
+    detail: reused.length === 0 ? 'every acknowledged version is new' : `reused after a restart: ${reused.slice(0, 3).map((a) => `node ${a.origin} version ${a.version}`).join(', ')}`,
   });
   const invented: string[] = [];
   for (const m of finalMaps) for (const [origin, v] of Object.entries(m)) if (v > (issued.get(origin) ?? 0)) invented.push(`${origin}@${v}`);
@@ -199,7 +211,7 @@ export function runGossipConvergence(options: ScenarioOptions): ScenarioResult {
   };
   // Latency well under one interval, so a round is a round.
   const network = { latency: { kind: 'constant' as const, ms: 1 }, ...options.network };
-  const world = new World({ seed: options.seed, nodes: nodeIds(n), protocols: [gossip(config)], network, onEvent });
+  const world = new World({ seed: options.seed, nodes: nodeIds(n), protocols: [gossip(config)], network, onEvent, diskDelayMs: options.diskDelayMs });
   const boundMs = CONVERGENCE_DEFAULTS.maxRounds * intervalMs;
   schedulePartitions(world, options.partitions ?? [], options.durationMs ?? boundMs);
   if (options.crashes) scheduleCrashes(world, options.crashes, options.durationMs ?? boundMs);

@@ -15,6 +15,8 @@ export interface ScenarioOptions {
   network?: Partial<NetworkConfig>;
   partitions?: readonly PartitionSpec[];
   crashes?: CrashSchedule;
+  /** Virtual ms from a storage write until it is durable (the world's default if absent). */
+  diskDelayMs?: number;
   /** Length of the workload-and-faults phase in virtual ms; the scenario's default if absent. */
   durationMs?: number;
   /** Client operations per second during the workload phase; the scenario's default if absent. */
