@@ -140,7 +140,8 @@ function render(result: ScenarioResult, options: ScenarioOptions): string {
     `network    ${options.network?.latency ? describeLatency(net.latency) : 'scenario default latency'}, loss ${net.loss}, dup ${net.duplicate}` +
       `${options.partitions?.length ? `, partitions ${options.partitions.map((p) => p.text).join(' ')}` : ''}` +
       `${options.crashes ? `, a crash every ${options.crashes.everyMs} ms` : ''}`,
-    `simulated  ${(result.virtualMs / 1000).toFixed(1)} s in ${(result.wallMs / 1000).toFixed(2)} s of wall time`,
+    `simulated  ${(result.virtualMs / 1000).toFixed(1)} s in ${(result.wallMs / 1000).toFixed(2)} s of wall time` +
+      ` (${Math.round(((result.messages.delivered as number) / Math.max(result.wallMs, 1)) * 1000)} messages delivered per second)`,
     '',
   ];
   const width = Math.max(...result.metrics.map((m) => m.name.length));
