@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander';
 import { randomInt } from 'node:crypto';
 import { parseSimDuration, parsePartition, type CrashSchedule, type PartitionSpec } from '../../sim/faults.js';
-import { describeLatency, parseLatency, SimConfigError, DEFAULT_NETWORK, type NetworkConfig } from '../../sim/network.js';
+import { parseLatency, SimConfigError, DEFAULT_NETWORK, type NetworkConfig } from '../../sim/network.js';
 import { MAX_SEED } from '../../sim/rng.js';
 import { SCENARIOS, findScenario } from '../../sim/scenarios/index.js';
 import type { ScenarioOptions, ScenarioResult } from '../../sim/scenarios/types.js';
@@ -137,7 +137,7 @@ function render(result: ScenarioResult, options: ScenarioOptions): string {
     `scenario   ${result.scenario} (${result.nodes} nodes)`,
     `seed       ${result.seed}`,
     `trace      ${result.traceHash}`,
-    `network    ${options.network?.latency ? describeLatency(net.latency) : 'scenario default latency'}, loss ${net.loss}, dup ${net.duplicate}` +
+    `network    latency ${result.latency}, loss ${net.loss}, dup ${net.duplicate}` +
       `${options.partitions?.length ? `, partitions ${options.partitions.map((p) => p.text).join(' ')}` : ''}` +
       `${options.crashes ? `, a crash every ${options.crashes.everyMs} ms` : ''}`,
     `simulated  ${(result.virtualMs / 1000).toFixed(1)} s in ${(result.wallMs / 1000).toFixed(2)} s of wall time` +

@@ -19,6 +19,7 @@
 import type { NodeId } from '../../protocols/envelope.js';
 import type { ProtocolFactory, StampedEvent } from '../../protocols/env.js';
 import { scheduleCrashes, schedulePartitions } from '../faults.js';
+import { describeLatency } from '../network.js';
 import { Rng } from '../rng.js';
 import { maxOf, quantile } from '../stats.js';
 import { nodeIds, World } from '../world.js';
@@ -132,6 +133,7 @@ export function runBroadcastWorkload(protocol: ProtocolFactory, options: Scenari
     seed: options.seed,
     nodes: n,
     traceHash: world.traceHash(),
+    latency: describeLatency(world.network.config.latency),
     virtualMs: world.now,
     wallMs: performance.now() - wallStart,
     metrics: [

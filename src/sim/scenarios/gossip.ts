@@ -14,7 +14,7 @@ import type { NodeId } from '../../protocols/envelope.js';
 import type { StampedEvent } from '../../protocols/env.js';
 import { gossip, type Gossip, type GossipConfig, type VersionMap } from '../../protocols/gossip.js';
 import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { SimConfigError } from '../network.js';
+import { describeLatency, SimConfigError } from '../network.js';
 import { Rng } from '../rng.js';
 import { maxOf, quantile } from '../stats.js';
 import { nodeIds, World } from '../world.js';
@@ -159,6 +159,7 @@ export function runGossip(options: ScenarioOptions): ScenarioResult {
     seed: options.seed,
     nodes: n,
     traceHash: world.traceHash(),
+    latency: describeLatency(world.network.config.latency),
     virtualMs: world.now,
     wallMs: performance.now() - wallStart,
     metrics: [
@@ -228,6 +229,7 @@ export function runGossipConvergence(options: ScenarioOptions): ScenarioResult {
     seed: options.seed,
     nodes: n,
     traceHash: world.traceHash(),
+    latency: describeLatency(world.network.config.latency),
     virtualMs: world.now,
     wallMs,
     metrics: [

@@ -46,6 +46,8 @@ export interface ScenarioResult {
   seed: number;
   nodes: number;
   traceHash: string;
+  /** The latency distribution the run used, in words. */
+  latency: string;
   /** Virtual milliseconds simulated. */
   virtualMs: number;
   /** Wall-clock milliseconds the run took. */
