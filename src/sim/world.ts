@@ -173,7 +173,6 @@ export class World {
   private clock = 0;
   private seq = 0;
   private nextTimer = 1;
-  private worldEventSeq = 0;
   private started = false;
 
   constructor(options: WorldOptions) {
@@ -238,14 +237,14 @@ export class World {
     node.incarnation++;
     node.runtime = null;
     node.storage.crash();
-    this.recordWorld(id, 'sim.crashed');
+    this.recordWorld(node, 'sim.crashed');
   }
 
   /** The node comes back: fresh protocol objects, the storage it had made durable. */
   restart(id: NodeId): void {
     const node = this.node(id);
     if (node.up) return;
-    this.recordWorld(id, 'sim.restarted');
+    this.recordWorld(node, 'sim.restarted');
     this.boot(node);
   }
 
@@ -362,10 +361,9 @@ export class World {
 
   // ---- internals ----
 
-  private recordWorld(id: NodeId, type: string): void {
-    const stamped: StampedEvent = { type, node: id, time: this.clock, seq: ++this.worldEventSeq };
-    this.hash.update(JSON.stringify(stamped));
-    this.onEvent?.(stamped);
+  /** The world's own events about a node (`sim.crashed`, `sim.restarted`), in that node's stream. */
+  private recordWorld(node: SimNode, type: string): void {
+    this.record(node, { type });
   }
 
   private node(id: NodeId): SimNode {

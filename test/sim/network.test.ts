@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Body } from '../../src/protocols/envelope.js';
+import type { StampedEvent } from '../../src/protocols/env.js';
 import { parsePartition, schedulePartitions } from '../../src/sim/faults.js';
 import { parseLatency, SimConfigError, type NetworkConfig } from '../../src/sim/network.js';
 import { World, nodeIds } from '../../src/sim/world.js';
@@ -214,5 +215,38 @@ describe('spec parsers', () => {
     expect(parseLatency('exp:100')).toEqual({ kind: 'exponential', mean: 100, floor: 0 });
     expect(parseLatency('exp:20+80')).toEqual({ kind: 'exponential', mean: 80, floor: 20 });
     for (const bad of ['uniform:9-1', 'exp:0', 'gauss:1', 'fast']) expect(() => parseLatency(bad), bad).toThrow(SimConfigError);
+  });
+});
+
+describe('observability', () => {
+  it('stamps every event with node, virtual time and a per-node sequence, including crashes', () => {
+    const log = newLog();
+    const events: StampedEvent[] = [];
+    const w = new World({ seed: 1, nodes: nodeIds(2), protocols: [probe(log)], onEvent: (e) => events.push(e) });
+    w.start();
+    w.runUntil(40);
+    log.envs.get('1')!.emit({ type: 'probe.hello', x: 1 });
+    w.crash('1');
+    w.runUntil(70);
+    w.restart('1');
+    expect(events).toEqual([
+      { type: 'probe.hello', x: 1, node: '1', time: 40, seq: 1 },
+      { type: 'sim.crashed', node: '1', time: 40, seq: 2 },
+      { type: 'sim.restarted', node: '1', time: 70, seq: 3 },
+    ]);
+  });
+
+  it('counts messages per body type and separates server and client traffic', () => {
+    const { w, env } = world({ loss: 0 });
+    env('1').send('2', { type: 'probe.ping' });
+    env('2').send('3', { type: 'probe.other' });
+    w.client('c1').request('3', { type: 'probe.ping' }, () => {});
+    w.runFor(100);
+    expect(w.stats.servers).toEqual({ sent: 2, delivered: 2, dropped: 0 });
+    expect(w.stats.clients).toEqual({ sent: 2, delivered: 2, dropped: 0 }); // request and its reply
+    expect(w.stats.byType.get('probe.ping')).toEqual({ sent: 2, delivered: 2, dropped: 0 });
+    expect(w.stats.byType.get('probe.ping_ok')).toEqual({ sent: 1, delivered: 1, dropped: 0 });
+    // probe.other is handled by nobody and carries no msg_id: delivered, unanswered
+    expect(w.stats.byType.get('probe.other')).toEqual({ sent: 1, delivered: 1, dropped: 0 });
   });
 });
