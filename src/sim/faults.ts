@@ -7,6 +7,7 @@
  * Partition specs (one `--partition` flag each; see docs/sim.md):
  *
  *   random:PERIOD          a new random split into two halves every PERIOD
+ *   isolate:PERIOD         every PERIOD, a new random node cut off from all others
  *   A/B[/C...]             two-way: the groups cannot reach one another
  *   A>B                    one-way: messages from A to B are dropped, B to A pass
  *   ...@START-END          only during that window (else the whole fault phase)
@@ -22,7 +23,7 @@ import { Rng } from './rng.js';
 import type { World } from './world.js';
 
 export type PartitionSpec =
-  | { kind: 'random'; periodMs: number; startMs: number; endMs?: number; text: string }
+  | { kind: 'random' | 'isolate'; periodMs: number; startMs: number; endMs?: number; text: string }
   | { kind: 'groups'; groups: NodeId[][]; oneWay: boolean; startMs: number; endMs?: number; text: string };
 
 /** `500ms`, `10s`, `2m`, `1h` or a bare number of seconds → milliseconds. */
@@ -68,16 +69,16 @@ export function parsePartition(raw: string): PartitionSpec {
       if (endMs <= startMs) throw new SimConfigError(`partition '${raw}': the window ends before it starts`);
     }
   }
-  const random = /^random:(.+)$/.exec(what);
+  const random = /^(random|isolate):(.+)$/.exec(what);
   if (random) {
-    const periodMs = parseSimDuration(random[1] as string);
+    const periodMs = parseSimDuration(random[2] as string);
     if (periodMs <= 0) throw new SimConfigError(`partition '${raw}': the period must be positive`);
-    return { kind: 'random', periodMs, startMs, endMs, text };
+    return { kind: random[1] as 'random' | 'isolate', periodMs, startMs, endMs, text };
   }
   const oneWay = what.includes('>');
   const sides = what.split(oneWay ? '>' : '/');
   if (sides.length < 2 || sides.some((s) => s.trim() === '') || (oneWay && (sides.length !== 2 || what.includes('/')))) {
-    throw new SimConfigError(`partition '${raw}': expected random:PERIOD, A/B[/C...] or A>B, with groups like 1,2,5-7`);
+    throw new SimConfigError(`partition '${raw}': expected random:PERIOD, isolate:PERIOD, A/B[/C...] or A>B, with groups like 1,2,5-7`);
   }
   const groups = sides.map((s) => parseGroup(s, raw));
   const seen = new Set<NodeId>();
@@ -90,8 +91,8 @@ export function parsePartition(raw: string): PartitionSpec {
 
 /**
  * Lays the partition specs onto the world's agenda, clipped to the fault
- * phase [0, faultEndMs). Random halves come from the run's `partitions`
- * stream, so they replay with the seed.
+ * phase [0, faultEndMs). Random halves and isolated nodes come from the
+ * run's `partitions` stream, so they replay with the seed.
  */
 export function schedulePartitions(world: World, specs: readonly PartitionSpec[], faultEndMs: number): void {
   const rng = Rng.stream(world.seed, 'partitions');
@@ -113,9 +114,14 @@ export function schedulePartitions(world: World, specs: readonly PartitionSpec[]
       for (let t = start; t < end; t += spec.periodMs) {
         world.at(t, () => {
           handles.forEach((h) => world.network.heal(h));
-          const shuffled = rng.shuffle([...world.members]);
-          const half = Math.floor(shuffled.length / 2);
-          handles = world.network.split([shuffled.slice(0, half), shuffled.slice(half)]);
+          if (spec.kind === 'isolate') {
+            const loner = world.members[rng.int(world.members.length)] as NodeId;
+            handles = world.network.split([[loner], world.members.filter((id) => id !== loner)]);
+          } else {
+            const shuffled = rng.shuffle([...world.members]);
+            const half = Math.floor(shuffled.length / 2);
+            handles = world.network.split([shuffled.slice(0, half), shuffled.slice(half)]);
+          }
         });
       }
       world.at(end, () => handles.forEach((h) => world.network.heal(h)));

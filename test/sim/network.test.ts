@@ -195,6 +195,21 @@ describe('partition schedules', () => {
     expect(w.network.partitioned).toBe(false);
   });
 
+  it('isolates one random node at a time', () => {
+    const { w } = world({}, 6);
+    schedulePartitions(w, [parsePartition('isolate:1s')], 4000);
+    const loners = new Set<string>();
+    for (let t = 500; t < 4000; t += 1000) {
+      w.runUntil(t);
+      const ids = nodeIds(6);
+      const cut = ids.filter((id) => ids.every((other) => other === id || (w.network.blocked(id, other) && w.network.blocked(other, id))));
+      expect(cut).toHaveLength(1);
+      expect(w.network.blocked(ids.find((id) => id !== cut[0])!, ids.findLast((id) => id !== cut[0])!)).toBe(false);
+      loners.add(cut[0]!);
+    }
+    expect(loners.size).toBeGreaterThan(1);
+  });
+
   it('rejects a spec naming a node that does not exist', () => {
     const { w } = world();
     expect(() => schedulePartitions(w, [parsePartition('1/7')], 1000)).toThrow(SimConfigError);
@@ -204,6 +219,7 @@ describe('partition schedules', () => {
 describe('spec parsers', () => {
   it('parses partition specs', () => {
     expect(parsePartition('random:10s')).toMatchObject({ kind: 'random', periodMs: 10_000, startMs: 0 });
+    expect(parsePartition('isolate:2s@1s-9s')).toMatchObject({ kind: 'isolate', periodMs: 2000, startMs: 1000, endMs: 9000 });
     expect(parsePartition('1,2/3,4@5s-15s')).toMatchObject({ kind: 'groups', groups: [['1', '2'], ['3', '4']], oneWay: false, startMs: 5000, endMs: 15_000 });
     expect(parsePartition('1-3>4@500ms')).toMatchObject({ kind: 'groups', groups: [['1', '2', '3'], ['4']], oneWay: true, startMs: 500 });
     for (const bad of ['', '1,2', '1/1', '1>2>3', '1/2@3s-1s', 'random:', '1/2@x', '1/$']) expect(() => parsePartition(bad), bad).toThrow(SimConfigError);

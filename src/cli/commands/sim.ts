@@ -40,6 +40,7 @@ Network model (between nodes; client links have the latency only):
 
 Partitions (repeat --partition; all heal when --duration ends):
   random:10s                 new random halves every 10 s
+  isolate:10s                a new random node cut off from all others every 10 s
   1,2/3-5                    groups {1,2} and {3,4,5} cannot reach each other
   1,2/3,4/5                  three groups
   1>2,3                      one-way: messages from 1 to 2 and 3 are dropped
