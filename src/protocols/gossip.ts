@@ -43,9 +43,13 @@ export interface GossipConfig {
 }
 
 export const DEFAULT_GOSSIP_CONFIG: GossipConfig = {
+  /** Anti-entropy: also heals nodes that missed every push, e.g. behind a partition. */
   mode: 'push-pull',
+  /** Two peers a round: news still spreads in O(log N) rounds, at twice the messages of fanout 1. */
   fanout: 2,
+  /** One round a second, like the handout's nodes: slow enough to watch in a visualizer. */
   intervalMs: 1000,
+  /** Spread first rounds over a whole interval. */
   jitter: 1,
 };
 

@@ -45,6 +45,17 @@ export class SimConfigError extends Error {
   override readonly name = 'SimConfigError';
 }
 
+/** Throws SimConfigError unless the probabilities are within 0..1 and the latency is sane. */
+export function validateNetwork(config: NetworkConfig): void {
+  for (const [name, p] of [['loss', config.loss], ['duplicate', config.duplicate]] as const) {
+    if (!(p >= 0 && p <= 1)) throw new SimConfigError(`${name} must be a probability within 0..1, got ${p}`);
+  }
+  const l = config.latency;
+  const values = l.kind === 'constant' ? [l.ms] : l.kind === 'uniform' ? [l.min, l.max] : [l.floor, l.mean];
+  if (values.some((v) => !(v >= 0 && Number.isFinite(v)))) throw new SimConfigError(`latency must be finite and >= 0: ${JSON.stringify(l)}`);
+  if (l.kind === 'uniform' && l.max < l.min) throw new SimConfigError('uniform latency: max is below min');
+}
+
 export function sampleLatency(dist: LatencyDist, rng: Rng): number {
   switch (dist.kind) {
     case 'constant':
@@ -121,6 +132,7 @@ export class NetworkModel {
     index: ReadonlyMap<NodeId, number>,
     private readonly rng: Rng,
   ) {
+    validateNetwork(config);
     this.config = config;
     this.index = index;
   }

@@ -189,7 +189,9 @@ export class World {
       index.set(id, i);
       this.nodes.set(id, new SimNode(id, this, options.seed));
     });
-    this.network = new NetworkModel({ ...DEFAULT_NETWORK, ...options.network }, index, Rng.stream(options.seed, 'network'));
+    const network: NetworkConfig = { ...DEFAULT_NETWORK };
+    for (const [key, value] of Object.entries(options.network ?? {})) if (value !== undefined) Object.assign(network, { [key]: value });
+    this.network = new NetworkModel(network, index, Rng.stream(options.seed, 'network'));
   }
 
   /** Virtual milliseconds since the start of the run. */

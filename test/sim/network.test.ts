@@ -266,3 +266,16 @@ describe('observability', () => {
     expect(w.stats.byType.get('probe.other')).toEqual({ sent: 1, delivered: 1, dropped: 0 });
   });
 });
+
+describe('world configuration', () => {
+  it('refuses impossible networks and seeds', () => {
+    const make = (network: Partial<NetworkConfig>, seed = 1) => () => new World({ seed, nodes: ['1'], protocols: [], network });
+    expect(make({ loss: 1.5 })).toThrow(SimConfigError);
+    expect(make({ duplicate: -0.1 })).toThrow(SimConfigError);
+    expect(make({ latency: { kind: 'constant', ms: -5 } })).toThrow(SimConfigError);
+    expect(make({}, -1)).toThrow(SimConfigError);
+    expect(make({}, 1.5)).toThrow(SimConfigError);
+    expect(() => new World({ seed: 1, nodes: ['1', '1'], protocols: [] })).toThrow(/twice/);
+    expect(make({ latency: undefined, loss: 0.5 })).not.toThrow();
+  });
+});
