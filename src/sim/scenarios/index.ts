@@ -1,11 +1,15 @@
 /**
  * The scenarios `distlab sim` knows. A scenario is one file in this folder
- * exporting a `Scenario`; adding it here is the one line that makes
- * `distlab sim <name>` run it. Workload harnesses that take a protocol (like
- * `broadcastWorkloadScenario(protocolFactory)`) are wired the same way.
+ * exporting a `Scenario`; listing it in SCENARIOS is the one line that makes
+ * `distlab sim <name>` run it. Workload harnesses that take a protocol are
+ * listed the same way, applied to the protocol's factory:
+ * `broadcastWorkloadScenario(broadcast())`.
  */
+import { broadcastWorkloadScenario } from './broadcast-workload.js';
 import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
 import type { Scenario } from './types.js';
+
+export { broadcastWorkloadScenario };
 
 export const SCENARIOS: readonly Scenario[] = [gossipScenario, gossipConvergenceScenario];
 
