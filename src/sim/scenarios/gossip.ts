@@ -199,12 +199,14 @@ export function runGossipConvergence(options: ScenarioOptions): ScenarioResult {
   if (n < 2) throw new SimConfigError('gossip-convergence needs at least 2 nodes');
   const intervalMs = options.intervalMs ?? CONVERGENCE_DEFAULTS.intervalMs;
   const config = gossipConfig(options, { mode: 'push', fanout: 1, intervalMs, jitter: 0 });
+  const heard = new Set<string>();
   let informed = 0;
   let originKnewAt: number | null = null;
   let lastAt = 0;
   const onEvent = (e: StampedEvent): void => {
     options.onEvent?.(e);
-    if (e.type === 'gossip.learned' && e.origin === '1' && e.version === 1) {
+    if (e.type === 'gossip.learned' && e.origin === '1' && e.version === 1 && !heard.has(e.node)) {
+      heard.add(e.node); // a restarted node learns again; count each node once
       informed++;
       lastAt = e.time;
       if (e.node === '1') originKnewAt = e.time;
