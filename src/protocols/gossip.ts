@@ -68,6 +68,7 @@ export class Gossip implements Protocol {
   private news: VersionMap | undefined;
   /** The highest version this node has handed out (durable or still being written). */
   private issued = 0;
+  private readonly nextRound = (): void => this.round();
 
   constructor(
     private readonly env: Env,
@@ -79,7 +80,7 @@ export class Gossip implements Protocol {
     this.states = { [this.env.id]: this.issued };
     this.news = this.issued > 0 ? { [this.env.id]: this.issued } : undefined;
     const firstRound = this.config.intervalMs * (1 - this.config.jitter * this.env.random());
-    this.env.setTimer(firstRound, () => this.round());
+    this.env.setTimer(firstRound, this.nextRound);
   }
 
   receive(msg: Envelope): void {
@@ -100,7 +101,7 @@ export class Gossip implements Protocol {
       }
       case 'gossip.digest_ok':
       case 'gossip.push':
-        return this.merge(asVersionMap(msg.body.states));
+        return this.merge(msg.body.states);
     }
   }
 
@@ -126,12 +127,13 @@ export class Gossip implements Protocol {
     } else {
       for (const peer of this.randomPeers()) this.env.send(peer, { type: 'gossip.digest', states: { ...this.states } });
     }
-    this.env.setTimer(this.config.intervalMs, () => this.round());
+    this.env.setTimer(this.config.intervalMs, this.nextRound);
   }
 
-  /** Takes the higher version of every entry. */
-  private merge(theirs: VersionMap): void {
-    for (const [origin, version] of Object.entries(theirs)) this.learn(origin, version);
+  /** Takes the higher version of every well-formed entry of an incoming map. */
+  private merge(theirs: unknown): void {
+    if (typeof theirs !== 'object' || theirs === null) return;
+    for (const [origin, version] of Object.entries(theirs)) if (isVersion(version)) this.learn(origin, version);
   }
 
   private learn(origin: NodeId, version: number): void {
@@ -162,25 +164,28 @@ export class Gossip implements Protocol {
    * member list (and redrawing on ourselves) keeps a round O(fanout) even
    * with thousands of members.
    */
-  private randomPeers(): NodeId[] {
+  private randomPeers(): readonly NodeId[] {
     const members = this.env.members();
-    if (this.config.fanout >= members.length - 1) return [...this.env.peers()];
-    const chosen = new Set<NodeId>();
-    while (chosen.size < this.config.fanout) {
+    if (this.config.fanout >= members.length - 1) return this.env.peers();
+    const chosen: NodeId[] = [];
+    while (chosen.length < this.config.fanout) {
       const candidate = members[Math.floor(this.env.random() * members.length)] as NodeId;
-      if (candidate !== this.env.id) chosen.add(candidate);
+      if (candidate !== this.env.id && !chosen.includes(candidate)) chosen.push(candidate);
     }
-    return [...chosen];
+    return chosen;
   }
 }
 
-/** Keeps only well-formed entries (a string id, a non-negative integer version) of an incoming map. */
+/** A version is a non-negative integer; anything else in an incoming map is ignored. */
+function isVersion(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Keeps only the well-formed entries of an incoming map. */
 function asVersionMap(value: unknown): VersionMap {
   const out: VersionMap = {};
   if (typeof value !== 'object' || value === null) return out;
-  for (const [origin, version] of Object.entries(value)) {
-    if (typeof version === 'number' && Number.isSafeInteger(version) && version >= 0) out[origin] = version;
-  }
+  for (const [origin, version] of Object.entries(value)) if (isVersion(version)) out[origin] = version;
   return out;
 }
 
