@@ -1,6 +1,8 @@
 /** `distlab sim` end to end, through the built CLI (npm test builds it first). */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const CLI = 'dist/cli/main.js';
@@ -31,6 +33,21 @@ describe('distlab sim', () => {
     const result = JSON.parse(r.out);
     expect(result).toMatchObject({ scenario: 'gossip', seed: 3, nodes: 3 });
     expect(result.traceHash).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('writes the event stream as JSON lines with --events', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distlab-sim-'));
+    try {
+      const file = join(dir, 'events.ndjson');
+      const r = sim('gossip', '--seed', '4', '--nodes', '3', '--duration', '2s', '--crash', '1s', '--events', file);
+      expect(r.code).toBe(0);
+      const events = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(events.some((e) => e.type === 'gossip.learned' && typeof e.origin === 'string')).toBe(true);
+      expect(events.some((e) => e.type === 'sim.crashed')).toBe(true);
+      for (const e of events) expect(e).toEqual(expect.objectContaining({ node: expect.any(String), time: expect.any(Number), seq: expect.any(Number) }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 and names the seed when a verdict fails', () => {

@@ -6,6 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import { randomInt } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseSimDuration, parsePartition, type CrashSchedule, type PartitionSpec } from '../../sim/faults.js';
 import { parseLatency, SimConfigError, DEFAULT_NETWORK, type NetworkConfig } from '../../sim/network.js';
 import { MAX_SEED } from '../../sim/rng.js';
@@ -30,6 +31,7 @@ interface SimFlags {
   interval?: number;
   mode?: string;
   json?: boolean;
+  events?: string;
 }
 
 const HELP = `
@@ -72,17 +74,30 @@ export function register(program: Command): void {
     .option('--interval <d>', 'gossip: time between rounds (e.g. 500ms)', parseDuration)
     .option('--mode <mode>', 'gossip: push-pull or push')
     .option('--json', 'print the result as JSON')
+    .option('--events <file>', 'write every event (stamped node, time, seq) to FILE as JSON lines')
     .addHelpText('after', `\nScenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(20)} ${s.summary}`).join('\n')}\n${HELP}`)
     .action((name: string, flags: SimFlags) => {
       const scenario = findScenario(name);
       if (!scenario) throw new UsageError(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
       const options = toOptions(flags);
+      let eventsFd: number | undefined;
+      if (flags.events !== undefined) {
+        try {
+          eventsFd = openSync(flags.events, 'w');
+        } catch (err) {
+          throw new UsageError(`cannot write events to '${flags.events}': ${(err as Error).message}`);
+        }
+        const fd = eventsFd;
+        options.onEvent = (e) => writeSync(fd, `${JSON.stringify(e)}\n`);
+      }
       let result: ScenarioResult;
       try {
         result = scenario.run(options);
       } catch (err) {
         if (err instanceof SimConfigError || err instanceof RangeError) throw new UsageError(err.message);
         throw err;
+      } finally {
+        if (eventsFd !== undefined) closeSync(eventsFd);
       }
       process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : render(result, options));
       const failed = result.verdicts.filter((v) => !v.ok);
