@@ -114,7 +114,8 @@ interface CompiledRule {
   to: Uint8Array;
 }
 
-export type Verdict = 'deliver' | 'loss' | 'partition';
+/** What the network does with one message. */
+export type Fate = 'deliver' | 'loss' | 'partition';
 
 /**
  * The mutable state of the network: its configuration and the active block
@@ -181,7 +182,7 @@ export class NetworkModel {
   }
 
   /** Decides the fate of one server-to-server message. */
-  judge(src: NodeId, dest: NodeId): Verdict {
+  judge(src: NodeId, dest: NodeId): Fate {
     if (this.blocked(src, dest)) return 'partition';
     if (this.rng.chance(this.config.loss)) return 'loss';
     return 'deliver';

@@ -29,11 +29,6 @@ export class MessageStats {
     return c;
   }
 
-  get droppedTotal(): number {
-    const d = this.dropped;
-    return d.loss + d.partition + d.crash + d.unknown;
-  }
-
   toJSON(): Record<string, unknown> {
     return {
       sent: this.sent,

@@ -29,11 +29,6 @@ export class TraceHash {
     this.lo = lo;
   }
 
-  /** Folds in a number (a time, an index). */
-  updateNumber(n: number): void {
-    this.update(String(n));
-  }
-
   /** 16 hex digits. */
   digest(): string {
     return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');

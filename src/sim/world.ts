@@ -140,11 +140,6 @@ export class SimClient {
     return msgId;
   }
 
-  /** Sends without waiting for an answer. */
-  send(dest: NodeId, body: Body): void {
-    this.world.transmit({ src: this.id, dest, body });
-  }
-
   /** @internal the world hands the client what arrives for it. */
   receive(msg: Envelope): void {
     const id = msg.body.in_reply_to;
@@ -284,11 +279,6 @@ export class World {
   /** Runs for `ms` more virtual milliseconds. */
   runFor(ms: number, stop?: () => boolean): boolean {
     return this.runUntil(this.clock + ms, stop);
-  }
-
-  /** Things still on the agenda (messages in flight, timers, scheduled actions). */
-  get pending(): number {
-    return this.queue.size;
   }
 
   /** The hash of everything delivered and emitted so far, 16 hex digits. */

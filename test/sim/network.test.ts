@@ -108,8 +108,11 @@ describe('network model', () => {
     env('1').send('2', { type: 'probe.ping', n: 1 });
     w.runFor(50);
     w.crash('2');
+    expect(w.isUp('2')).toBe(false);
+    expect(w.liveNodes()).toEqual(['1', '3']);
     w.runFor(10);
     w.restart('2');
+    expect(w.isUp('2')).toBe(true);
     w.runFor(100);
     expect(from('1', '2')).toHaveLength(0);
     expect(w.stats.dropped.crash).toBe(1);
