@@ -22,7 +22,7 @@ interface SimFlags {
   latencyDist?: string;
   loss?: number;
   dup?: number;
-  partition: string[];
+  partition?: string[];
   crash?: string;
   duration?: number;
   diskDelay?: number;
@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .option('--latency-dist <spec>', 'latency distribution: const:MS, uniform:MIN-MAX, exp:MEAN, exp:FLOOR+MEAN')
     .option('--loss <p>', 'probability a message between nodes is lost', floatOption(0, 1))
     .option('--dup <p>', 'probability a message between nodes is duplicated', floatOption(0, 1))
-    .option('--partition <spec>', 'partition schedule (repeatable; see below)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--partition <spec>', 'partition schedule (repeatable; see below)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--crash <every[:down]>', 'crash a random node every EVERY, restart it after DOWN')
     .option('--disk-delay <d>', 'time until a storage write is durable (default 1ms)', parseDuration)
     .option('--duration <d>', 'length of the workload-and-faults phase (e.g. 20s)', parseDuration)
@@ -112,7 +112,7 @@ function toOptions(flags: SimFlags): ScenarioOptions {
     if (flags.latencyDist !== undefined) network.latency = parseLatency(flags.latencyDist);
     if (flags.loss !== undefined) network.loss = flags.loss;
     if (flags.dup !== undefined) network.duplicate = flags.dup;
-    const partitions: PartitionSpec[] = flags.partition.map(parsePartition);
+    const partitions: PartitionSpec[] = (flags.partition ?? []).map(parsePartition);
     const options: ScenarioOptions = { seed: flags.seed ?? randomInt(0, 2 ** 48 - 1), network, partitions };
     if (flags.crash !== undefined) options.crashes = parseCrash(flags.crash);
     if (flags.nodes !== undefined) options.nodes = flags.nodes;
