@@ -64,7 +64,11 @@ export interface StampedEvent extends ProtocolEvent {
  */
 export interface HostEnv {
   readonly id: NodeId;
-  /** Every node of the cluster (including this one), in roster order. */
+  /**
+   * Every node of the cluster (including this one), in roster order. Return
+   * the same array object for as long as membership is unchanged: the
+   * runtime caches what it derives from it.
+   */
   members(): readonly NodeId[];
   /** Milliseconds; monotone non-decreasing. */
   now(): number;

@@ -142,10 +142,22 @@ export class NodeRuntime {
     // known only once the factory has returned, so the slice is attached then;
     // a protocol touches storage in start/receive, never in its constructor.
     let slice: Storage | undefined;
+    // peers() is called per message by some protocols; on 10,000 nodes a
+    // fresh copy each time is the hot spot. Recompute only when the host
+    // hands out a different members array (i.e. membership changed).
+    let seenMembers: readonly NodeId[] | undefined;
+    let peers: readonly NodeId[] = [];
     const env: Env = {
       id: host.id,
       members: () => host.members(),
-      peers: () => host.members().filter((m) => m !== host.id),
+      peers: () => {
+        const members = host.members();
+        if (members !== seenMembers) {
+          seenMembers = members;
+          peers = members.filter((m) => m !== host.id);
+        }
+        return peers;
+      },
       now: () => host.now(),
       random: () => host.random(),
       send: (dest, body) => runtime.transmit(dest, body),

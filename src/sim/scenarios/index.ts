@@ -5,13 +5,18 @@
  * listed the same way, applied to the protocol's factory:
  * `broadcastWorkloadScenario(broadcast())`.
  */
+import { broadcast } from '../../protocols/broadcast.js';
 import { broadcastWorkloadScenario } from './broadcast-workload.js';
 import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
 import type { Scenario } from './types.js';
 
 export { broadcastWorkloadScenario };
 
-export const SCENARIOS: readonly Scenario[] = [gossipScenario, gossipConvergenceScenario];
+export const SCENARIOS: readonly Scenario[] = [
+  gossipScenario,
+  gossipConvergenceScenario,
+  broadcastWorkloadScenario(broadcast()),
+];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);
