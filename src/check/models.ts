@@ -1,0 +1,144 @@
+/**
+ * Sequential specifications: what ONE copy of the object, running one
+ * operation at a time, would answer. A linearizability checker asks whether
+ * the concurrent history can be explained by some order of its operations
+ * fed through such a model.
+ *
+ * A model is a pure step function: given a state and an operation (with the
+ * result the client observed), it either accepts and returns the next state,
+ * or refuses and says why ("read 3, but the register holds 4").
+ *
+ * Both models here hold one value per key, and operations on different keys
+ * never interact, so a history can be checked key by key (Herlihy and Wing's
+ * locality, which Porcupine calls P-compositionality).
+ */
+import { canonical, KV_FS, type OpName, type Operation, REGISTER_FS, sameValue, type Value } from './history.js';
+
+export type ModelName = 'register' | 'kv';
+
+export type Step = { ok: true; state: Value } | { ok: false; why: string };
+
+export interface Model {
+  name: ModelName;
+  /** The operation names this model understands. */
+  fs: readonly OpName[];
+  /** The state of a key nobody has written. */
+  init: Value;
+  /** Run one operation against the state. Operations whose result is unknown (info) accept any outcome. */
+  step(state: Value, op: Operation): Step;
+  /** A string equal for equal states (for the search's memory of visited states). */
+  stateKey(state: Value): string;
+  describeState(state: Value): string;
+  /** Why an operation is malformed for this model, or undefined if it is fine. */
+  invalid(op: Operation): string | undefined;
+  /** True if the operation can change the state (reads cannot). */
+  mutates(op: Operation): boolean;
+}
+
+/** State keys for the search's memo: cheap for strings, canonical JSON for the rest. */
+const stateKey = (state: Value): string => (typeof state === 'string' ? `s${state}` : canonical(state));
+
+const show = (v: Value | undefined): string => (v === null || v === undefined ? 'nil' : JSON.stringify(v));
+
+/**
+ * A register: one value per key, absent (nil) until the first write.
+ * read returns the value; write sets it; cas [expected, new] sets it to new
+ * only if it currently equals expected. A cas that completed `ok` swapped;
+ * a cas whose outcome is unknown (info) may have swapped if the value matched.
+ */
+export const registerModel: Model = {
+  name: 'register',
+  fs: REGISTER_FS,
+  init: null,
+  step(state, op) {
+    switch (op.f) {
+      case 'read':
+        return sameValue(state, op.output ?? null) ? { ok: true, state } : { ok: false, why: `read ${show(op.output)}, but the register holds ${show(state)}` };
+      case 'write':
+        return { ok: true, state: op.input ?? null };
+      case 'cas': {
+        const [expected, next] = op.input as [Value, Value];
+        const matches = sameValue(state, expected);
+        if (op.status === 'info') return { ok: true, state: matches ? next : state };
+        return matches ? { ok: true, state: next } : { ok: false, why: `cas expected ${show(expected)}, but the register holds ${show(state)}` };
+      }
+      default:
+        return { ok: false, why: `a register has no ${op.f}` };
+    }
+  },
+  stateKey,
+  describeState: (state) => show(state),
+  invalid(op) {
+    if (!(REGISTER_FS as readonly string[]).includes(op.f)) return `the register model has no '${op.f}' (use read, write, cas, or --model kv)`;
+    if (op.f === 'cas' && !(Array.isArray(op.input) && op.input.length === 2)) return 'cas needs value [expected, new]';
+    return undefined;
+  },
+  mutates: (op) => op.f !== 'read',
+};
+
+/** In the kv model an absent key and the empty string are the same value. */
+const kvValue = (v: Value | undefined): Value => (v === null || v === undefined ? '' : v);
+
+/**
+ * A key-value map, checked one key at a time. Each key holds a value, the
+ * empty string until written (absent and "" are the same). get returns it;
+ * put replaces it; append concatenates text to it; delete empties it.
+ */
+export const kvModel: Model = {
+  name: 'kv',
+  fs: KV_FS,
+  init: '',
+  step(state, op) {
+    switch (op.f) {
+      case 'get':
+        return sameValue(state, kvValue(op.output)) ? { ok: true, state } : { ok: false, why: `get returned ${show(op.output)}, but the key holds ${show(state)}` };
+      case 'put':
+        return { ok: true, state: kvValue(op.input) };
+      case 'append':
+        return { ok: true, state: String(state) + String(op.input) };
+      case 'delete':
+        return { ok: true, state: '' };
+      default:
+        return { ok: false, why: `a key-value store has no ${op.f}` };
+    }
+  },
+  stateKey,
+  describeState: (state) => show(state),
+  invalid(op) {
+    if (!(KV_FS as readonly string[]).includes(op.f)) return `the kv model has no '${op.f}' (use get, put, append, delete, or --model register)`;
+    if (op.f === 'append' && typeof op.input !== 'string') return 'append needs a string value';
+    return undefined;
+  },
+  mutates: (op) => op.f !== 'get',
+};
+
+export const MODELS: Record<ModelName, Model> = { register: registerModel, kv: kvModel };
+
+/** Pick the model from the operation names: any get/put/append/delete means kv. */
+export function inferModel(ops: readonly Operation[]): ModelName {
+  return ops.some((op) => (KV_FS as readonly string[]).includes(op.f)) ? 'kv' : 'register';
+}
+
+/** One operation for people: `p3 write 4`, `p0 read → 3`, `p1 cas 4→1 (info)`. */
+export function describeOperation(op: Operation): string {
+  const key = op.key !== undefined ? `[${op.key}] ` : '';
+  let text: string;
+  switch (op.f) {
+    case 'read':
+    case 'get':
+      text = `${op.f} ${key}→ ${op.status === 'ok' ? show(op.output) : '?'}`;
+      break;
+    case 'cas': {
+      const [a, b] = op.input as [Value, Value];
+      text = `cas ${key}${show(a)}→${show(b)}`;
+      break;
+    }
+    case 'delete':
+      text = `delete ${key}`.trimEnd();
+      break;
+    default:
+      text = `${op.f} ${key}${show(op.input)}`;
+  }
+  const lines = op.completion?.line !== undefined && op.status === 'ok' ? `lines ${op.invoke.line}-${op.completion.line}` : `line ${op.invoke.line}`;
+  return `p${op.process} ${text}${op.status === 'info' ? ' (info: may or may not have happened)' : ''} [${lines}]`;
+}
