@@ -418,3 +418,25 @@ export function sameValue(a: Value | undefined, b: Value | undefined): boolean {
   if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return a === b;
   return canonical(a) === canonical(b);
 }
+
+/** An operation as plain JSON for `--json` output (lines point back into the input). */
+export interface OperationJson {
+  process: number | string;
+  f: OpName;
+  key?: string;
+  value?: Value;
+  output?: Value;
+  status: 'ok' | 'info';
+  invokeLine?: number;
+  completeLine?: number;
+}
+
+export function operationJson(op: Operation): OperationJson {
+  const json: OperationJson = { process: op.process, f: op.f, status: op.status };
+  if (op.key !== undefined) json.key = op.key;
+  if (op.input !== undefined) json.value = op.input;
+  if (op.output !== undefined) json.output = op.output;
+  if (op.invoke.line !== undefined) json.invokeLine = op.invoke.line;
+  if (op.completion?.line !== undefined) json.completeLine = op.completion.line;
+  return json;
+}

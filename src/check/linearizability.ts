@@ -229,7 +229,8 @@ class BitSet {
     (this.words[i >> 4] as number) &= ~(1 << (i & 15));
   }
   key(): string {
-    return String.fromCharCode(...this.words);
+    // 16 bits per character: a set of n operations becomes n/16 characters
+    return String.fromCharCode.apply(null, this.words as unknown as number[]);
   }
 }
 

@@ -112,6 +112,11 @@ export const kvModel: Model = {
   mutates: (op) => op.f !== 'get',
 };
 
+/** Whether two values are the same state of a key in this model (kv: absent and "" are equal). */
+export function sameState(model: ModelName, a: Value | undefined, b: Value | undefined): boolean {
+  return model === 'kv' ? sameValue(kvValue(a), kvValue(b)) : sameValue(a ?? null, b ?? null);
+}
+
 export const MODELS: Record<ModelName, Model> = { register: registerModel, kv: kvModel };
 
 /** Pick the model from the operation names: any get/put/append/delete means kv. */
