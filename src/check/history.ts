@@ -88,12 +88,12 @@ export function parseHistory(text: string, format: HistoryFormat | 'auto' = 'aut
     if (raw.trim() === '') return;
     events.push(parseLine(raw, i + 1));
   });
-  return { format: fmt, events: orderByTime(events) };
+  return { format: fmt, events };
 }
 
 /** When every event carries a time, order by it (ties keep line order). */
-function orderByTime(events: HistoryEvent[]): HistoryEvent[] {
-  if (events.length === 0 || !events.every((e) => typeof e.time === 'number')) return events;
+function orderByTime(events: readonly HistoryEvent[]): HistoryEvent[] {
+  if (events.length === 0 || !events.every((e) => typeof e.time === 'number')) return [...events];
   return events
     .map((e, i) => ({ e, i }))
     .sort((a, b) => (a.e.time as number) - (b.e.time as number) || a.i - b.i)
@@ -257,12 +257,14 @@ export interface PairedHistory {
 }
 
 /**
- * Pair every invoke with its process's next completion. An invoke that never
+ * Pair every invoke with its process's next completion, after ordering the
+ * events by time when every event has one. An invoke that never
  * completes is treated as info (indefinite). Throws HistoryParseError for a
  * completion without an invoke, a process that invokes twice, or an f/key
  * that changes between invoke and completion.
  */
-export function pairOperations(events: HistoryEvent[]): PairedHistory {
+export function pairOperations(input: readonly HistoryEvent[]): PairedHistory {
+  const events = orderByTime(input);
   const open = new Map<string, Operation>();
   const operations: Operation[] = [];
   let failed = 0;
