@@ -35,7 +35,7 @@
  * - a read whose result is unknown (fail or info) says nothing: left out.
  */
 import { describeEvent, type HistoryEvent, HistoryParseError, type Operation, type PairedHistory, pairOperations, type Value } from './history.js';
-import { describeOperation, inferModel, type Model, MODELS, type ModelName } from './models.js';
+import { describeOperation, inferModel, type Model, MODELS, type ModelName, REFUSED } from './models.js';
 
 export interface LinearizabilityOptions {
   /** The sequential model; 'auto' (default) picks kv if any get/put/append/delete appears. */
@@ -242,6 +242,15 @@ function* searchPartition(model: Model, ops: Operation[], budget: Budget): Gener
   const head = buildList(ops);
   const linearized = new BitSet(ops.length);
   const visited = new Set<string>();
+  // Each distinct model state gets a small number, so the memo stays small even
+  // when states are long strings (a key that was appended to many times).
+  const stateIds = new Map<string, number>();
+  const stateId = (s: Value): number => {
+    const text = model.stateKey(s);
+    let id = stateIds.get(text);
+    if (id === undefined) stateIds.set(text, (id = stateIds.size));
+    return id;
+  };
   const stack: Array<{ call: Entry; stateBefore: Value }> = [];
   let state = model.init;
   let best: { prefix: number[]; state: Value } = { prefix: [], state };
@@ -252,16 +261,16 @@ function* searchPartition(model: Model, ops: Operation[], budget: Budget): Gener
     if (++steps % SLICE === 0) yield;
     const entry = cursor as Entry; // the list always ends with a return, so the walk never runs off it
     if (entry.kind === 'call') {
-      const step = model.step(state, ops[entry.index] as Operation);
-      if (step.ok) {
+      const next = model.step(state, ops[entry.index] as Operation);
+      if (next !== REFUSED) {
         linearized.set(entry.index);
-        const memo = linearized.key() + '\u0000' + model.stateKey(step.state);
+        const memo = linearized.key() + stateId(next); // the set's text has a fixed length: no ambiguity
         if (!visited.has(memo)) {
           if (budget.statesLeft-- <= 0) return { kind: 'unknown', reason: 'state limit reached' };
           visited.add(memo);
           budget.explored++;
           stack.push({ call: entry, stateBefore: state });
-          state = step.state;
+          state = next;
           lift(entry);
           if (stack.length > best.prefix.length) best = { prefix: stack.map((s) => s.call.index), state };
           cursor = head.next;
@@ -302,8 +311,9 @@ function explain(model: Model, key: string | undefined, ops: Operation[], outcom
   const blocking = pending.reduce((a, b) => (b.completedAt < a.completedAt ? b : a));
   const candidates = pending.filter((op) => op.invokedAt < blocking.completedAt);
   const stuck = candidates.slice(0, STUCK_SHOWN).map((operation) => {
-    const step = model.step(outcome.state, operation);
-    return { operation, why: step.ok ? `fits (state becomes ${model.describeState(step.state)}), but no order of the rest works after it` : step.why };
+    const next = model.step(outcome.state, operation);
+    const why = next === REFUSED ? model.whyRefused(outcome.state, operation) : `fits (state becomes ${model.describeState(next)}), but no order of the rest works after it`;
+    return { operation, why };
   });
   const prefix = outcome.prefix.map((i) => ops[i] as Operation);
   const involved = new Set<Operation>([...prefix.slice(-PREFIX_SHOWN), ...stuck.map((s) => s.operation), blocking]);

@@ -6,7 +6,9 @@
  *
  * A model is a pure step function: given a state and an operation (with the
  * result the client observed), it either accepts and returns the next state,
- * or refuses and says why ("read 3, but the register holds 4").
+ * or refuses (REFUSED). The search calls it millions of times, so it
+ * allocates nothing; `whyRefused` says in words why, for the report
+ * ("read 3, but the register holds 4").
  *
  * Both models here hold one value per key, and operations on different keys
  * never interact, so a history can be checked key by key (Herlihy and Wing's
@@ -16,7 +18,8 @@ import { canonical, KV_FS, type OpName, type Operation, REGISTER_FS, sameValue, 
 
 export type ModelName = 'register' | 'kv';
 
-export type Step = { ok: true; state: Value } | { ok: false; why: string };
+/** What `step` returns when the operation's observed result is impossible in the state. */
+export const REFUSED: unique symbol = Symbol('refused');
 
 export interface Model {
   name: ModelName;
@@ -25,7 +28,9 @@ export interface Model {
   /** The state of a key nobody has written. */
   init: Value;
   /** Run one operation against the state. Operations whose result is unknown (info) accept any outcome. */
-  step(state: Value, op: Operation): Step;
+  step(state: Value, op: Operation): Value | typeof REFUSED;
+  /** Why `step` refuses this operation in this state, in words. */
+  whyRefused(state: Value, op: Operation): string;
   /** A string equal for equal states (for the search's memory of visited states). */
   stateKey(state: Value): string;
   describeState(state: Value): string;
@@ -53,18 +58,23 @@ export const registerModel: Model = {
   step(state, op) {
     switch (op.f) {
       case 'read':
-        return sameValue(state, op.output ?? null) ? { ok: true, state } : { ok: false, why: `read ${show(op.output)}, but the register holds ${show(state)}` };
+        return sameValue(state, op.output ?? null) ? state : REFUSED;
       case 'write':
-        return { ok: true, state: op.input ?? null };
+        return op.input ?? null;
       case 'cas': {
         const [expected, next] = op.input as [Value, Value];
         const matches = sameValue(state, expected);
-        if (op.status === 'info') return { ok: true, state: matches ? next : state };
-        return matches ? { ok: true, state: next } : { ok: false, why: `cas expected ${show(expected)}, but the register holds ${show(state)}` };
+        if (op.status === 'info') return matches ? next : state;
+        return matches ? next : REFUSED;
       }
       default:
-        return { ok: false, why: `a register has no ${op.f}` };
+        return REFUSED;
     }
+  },
+  whyRefused(state, op) {
+    if (op.f === 'read') return `read ${show(op.output)}, but the register holds ${show(state)}`;
+    if (op.f === 'cas') return `cas expected ${show((op.input as Value[])[0])}, but the register holds ${show(state)}`;
+    return `a register has no ${op.f}`;
   },
   stateKey,
   describeState: (state) => show(state),
@@ -91,16 +101,20 @@ export const kvModel: Model = {
   step(state, op) {
     switch (op.f) {
       case 'get':
-        return sameValue(state, kvValue(op.output)) ? { ok: true, state } : { ok: false, why: `get returned ${show(op.output)}, but the key holds ${show(state)}` };
+        return sameValue(state, kvValue(op.output)) ? state : REFUSED;
       case 'put':
-        return { ok: true, state: kvValue(op.input) };
+        return kvValue(op.input);
       case 'append':
-        return { ok: true, state: String(state) + String(op.input) };
+        return String(state) + String(op.input);
       case 'delete':
-        return { ok: true, state: '' };
+        return '';
       default:
-        return { ok: false, why: `a key-value store has no ${op.f}` };
+        return REFUSED;
     }
+  },
+  whyRefused(state, op) {
+    if (op.f === 'get') return `get returned ${show(op.output)}, but the key holds ${show(state)}`;
+    return `a key-value store has no ${op.f}`;
   },
   stateKey,
   describeState: (state) => show(state),
