@@ -55,8 +55,8 @@ export function register(program: Command): void {
     .argument('<history>', 'history file: distlab JSON lines, Jepsen etcd log or Jepsen EDN')
     .addOption(modelOption())
     .addOption(formatOption())
-    .option('--timeout <duration>', 'answer "unknown" after this long', parseDuration, DEFAULT_TIMEOUT_MS)
-    .option('--max-states <n>', 'answer "unknown" after exploring this many states', intOption(1), DEFAULT_MAX_STATES)
+    .addOption(new Option('--timeout <duration>', 'answer "unknown" after this long').argParser(parseDuration).default(DEFAULT_TIMEOUT_MS, `${DEFAULT_TIMEOUT_MS / 1000}s`))
+    .addOption(new Option('--max-states <n>', 'answer "unknown" after exploring this many states').argParser(intOption(1)).default(DEFAULT_MAX_STATES))
     .option('--json', 'print the result as JSON')
     .action((file: string, opts: CommonOptions & { timeout: number; maxStates: number }) => {
       const { format, paired } = loadHistory(file, opts.format);
