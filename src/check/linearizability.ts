@@ -216,21 +216,50 @@ function unlift(call: Entry): void {
   if (call.next) call.next.prev = call;
 }
 
-/** The set of linearized operations, as bits, with a compact string form for the memo. */
-class BitSet {
+/**
+ * The set of linearized operations, which is also the memo's key.
+ *
+ * The search adds and removes operations like a stack (the last added is the
+ * first removed), and operations are numbered in invoke order, so the set is
+ * always "every operation below `lowestMissing`, plus a few more up to
+ * `highest`". The key encodes just that, so its length follows the number of
+ * concurrent operations, not the length of the history.
+ */
+class LinearizedSet {
   private readonly words: Uint16Array;
+  private readonly added: number[] = [];
+  /** highestSoFar[i]: the highest operation among the first i+1 added. */
+  private readonly highestSoFar: number[] = [];
+  private lowestMissing = 0;
+
   constructor(size: number) {
-    this.words = new Uint16Array(Math.ceil(size / 16));
+    this.words = new Uint16Array(Math.ceil(size / 16) + 1);
   }
-  set(i: number): void {
+
+  has(i: number): boolean {
+    return ((this.words[i >> 4] as number) & (1 << (i & 15))) !== 0;
+  }
+
+  add(i: number): void {
     (this.words[i >> 4] as number) |= 1 << (i & 15);
+    this.added.push(i);
+    this.highestSoFar.push(Math.max(i, this.highestSoFar.at(-1) ?? -1));
+    while (this.has(this.lowestMissing)) this.lowestMissing++;
   }
-  clear(i: number): void {
+
+  /** Remove the operation added last. */
+  removeLast(): void {
+    const i = this.added.pop() as number;
+    this.highestSoFar.pop();
     (this.words[i >> 4] as number) &= ~(1 << (i & 15));
+    if (i < this.lowestMissing) this.lowestMissing = i;
   }
+
+  /** `lowestMissing;` then the bits from its 16-bit word up to the highest member's, one character per word. */
   key(): string {
-    // 16 bits per character: a set of n operations becomes n/16 characters
-    return String.fromCharCode.apply(null, this.words as unknown as number[]);
+    const highest = this.highestSoFar.at(-1) ?? -1;
+    if (highest < this.lowestMissing) return `${this.lowestMissing};`;
+    return `${this.lowestMissing};${String.fromCharCode.apply(null, this.words.subarray(this.lowestMissing >> 4, (highest >> 4) + 1) as unknown as number[])}`;
   }
 }
 
@@ -240,7 +269,7 @@ const SLICE = 2048;
 /** The search for one key, as a generator: it pauses (yields) every SLICE steps. */
 function* searchPartition(model: Model, ops: Operation[], budget: Budget): Generator<void, SearchOutcome> {
   const head = buildList(ops);
-  const linearized = new BitSet(ops.length);
+  const linearized = new LinearizedSet(ops.length);
   const visited = new Set<string>();
   // Each distinct model state gets a small number, so the memo stays small even
   // when states are long strings (a key that was appended to many times).
@@ -253,6 +282,7 @@ function* searchPartition(model: Model, ops: Operation[], budget: Budget): Gener
   };
   const stack: Array<{ call: Entry; stateBefore: Value }> = [];
   let state = model.init;
+  // the deepest the stack got, kept for the report (copied only when backtracking from a new depth)
   let best: { prefix: number[]; state: Value } = { prefix: [], state };
   let cursor = head.next;
   let steps = 0;
@@ -263,8 +293,8 @@ function* searchPartition(model: Model, ops: Operation[], budget: Budget): Gener
     if (entry.kind === 'call') {
       const next = model.step(state, ops[entry.index] as Operation);
       if (next !== REFUSED) {
-        linearized.set(entry.index);
-        const memo = linearized.key() + stateId(next); // the set's text has a fixed length: no ambiguity
+        linearized.add(entry.index);
+        const memo = `${linearized.key()};${stateId(next)}`;
         if (!visited.has(memo)) {
           if (budget.statesLeft-- <= 0) return { kind: 'unknown', reason: 'state limit reached' };
           visited.add(memo);
@@ -272,19 +302,19 @@ function* searchPartition(model: Model, ops: Operation[], budget: Budget): Gener
           stack.push({ call: entry, stateBefore: state });
           state = next;
           lift(entry);
-          if (stack.length > best.prefix.length) best = { prefix: stack.map((s) => s.call.index), state };
           cursor = head.next;
           continue;
         }
-        linearized.clear(entry.index);
+        linearized.removeLast();
       }
       cursor = entry.next;
     } else {
       // An operation returned before we could place it: undo the last choice.
+      if (stack.length > best.prefix.length) best = { prefix: stack.map((s) => s.call.index), state };
       const top = stack.pop();
       if (!top) return { kind: 'violation', prefix: best.prefix, state: best.state };
       state = top.stateBefore;
-      linearized.clear(top.call.index);
+      linearized.removeLast();
       unlift(top.call);
       cursor = top.call.next;
     }

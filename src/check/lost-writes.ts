@@ -31,7 +31,7 @@
  * (nothing was checked).
  */
 import { type HistoryEvent, HistoryParseError, type Operation, type PairedHistory, pairOperations, type Value } from './history.js';
-import { inferModel, type ModelName, MODELS, sameState } from './models.js';
+import { inferModel, type ModelName, MODELS, sameState, stateText } from './models.js';
 
 export interface LostWrite {
   /** The acknowledged write that was not seen. */
@@ -58,6 +58,7 @@ export interface LostWritesOptions {
 }
 
 const isRead = (op: Operation) => op.f === 'read' || op.f === 'get';
+const replaces = (op: Operation) => !isRead(op) && op.f !== 'append';
 
 /** The value a replacing operation leaves behind (write/put: its value, delete: absent, cas: its new value). */
 function valueLeft(op: Operation): Value {
@@ -65,9 +66,6 @@ function valueLeft(op: Operation): Value {
   if (op.f === 'cas') return (op.input as [Value, Value])[1];
   return op.input ?? null;
 }
-
-/** Could X take effect after W and before R in some linearization? */
-const fallsBetween = (x: Operation, w: Operation, r: Operation) => x.invokedAt < r.completedAt && x.completedAt > w.invokedAt;
 
 export function checkLostWrites(history: readonly HistoryEvent[] | PairedHistory, options: LostWritesOptions = {}): LostWritesResult {
   const started = Date.now();
@@ -90,16 +88,21 @@ export function checkLostWrites(history: readonly HistoryEvent[] | PairedHistory
   let checkedWrites = 0;
   const lost: LostWrite[] = [];
   for (const ops of byKey.values()) {
-    const reads = ops.filter((op) => isRead(op) && op.status === 'ok');
-    const writes = ops.filter((op) => !isRead(op)); // ok and info: anything that may have changed the value
-    for (const w of writes) {
-      if (w.status !== 'ok') continue;
+    const key = new KeyHistory(modelName, ops);
+    for (const w of key.okWrites) {
       acknowledgedWrites++;
-      const later = reads.filter((r) => r.invokedAt > w.completedAt);
-      if (later.length > 0) checkedWrites++;
-      const cut = overwrittenAt(w, writes);
-      const witness = later.find((r) => r.invokedAt < cut && !canExplain(modelName, w, r, writes));
-      if (witness) lost.push({ write: w, read: witness, why: whyLost(modelName, w, witness) });
+      // the reads invoked after W was acknowledged, up to the point W is certainly overwritten
+      const first = firstAfter(key.readInvokes, w.completedAt);
+      if (first < key.reads.length) checkedWrites++;
+      const cut = key.overwrittenAt(w);
+      for (let i = first; i < key.reads.length; i++) {
+        const r = key.reads[i] as Operation;
+        if (r.invokedAt >= cut) break;
+        if (!key.explains(w, r)) {
+          lost.push({ write: w, read: r, why: whyLost(modelName, w, r) });
+          break;
+        }
+      }
     }
   }
 
@@ -113,28 +116,99 @@ export function checkLostWrites(history: readonly HistoryEvent[] | PairedHistory
   };
 }
 
-/**
- * When W is certainly overwritten: the earliest acknowledgement of another
- * replacing write invoked after W was acknowledged (Infinity if none).
- * Reads invoked after that are no longer asked to see W.
- */
-function overwrittenAt(w: Operation, writes: Operation[]): number {
-  let cut = Infinity;
-  for (const x of writes) {
-    if (x !== w && x.f !== 'append' && x.status === 'ok' && x.invokedAt > w.completedAt) cut = Math.min(cut, x.completedAt);
+/** Index of the first element of a sorted array greater than `t` (binary search). */
+function firstAfter(sorted: number[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) > t) hi = mid;
+    else lo = mid + 1;
   }
-  return cut;
+  return lo;
 }
 
-/** Does R see W, or could something between them have produced what R returned? */
-function canExplain(model: ModelName, w: Operation, r: Operation, writes: Operation[]): boolean {
-  const between = (x: Operation) => x !== w && fallsBetween(x, w, r);
-  if (w.f === 'append') {
-    if (typeof r.output === 'string' && r.output.includes(String(w.input))) return true;
-    return writes.some((x) => between(x) && x.f !== 'append');
+/**
+ * One key's operations, indexed so that each question above is answered
+ * without scanning the whole history (histories of long runs are large).
+ * Operations arrive in invoke order, so every list here is sorted by invoke.
+ */
+class KeyHistory {
+  readonly reads: Operation[];
+  readonly readInvokes: number[];
+  readonly okWrites: Operation[];
+  private readonly okWriteInvokes: number[];
+  /** The longest an acknowledged write took, in events: bounds how far back a scan must look. */
+  private readonly longestOkWrite: number;
+  /** Acknowledged replacing writes, and the earliest acknowledgement among each suffix of them. */
+  private readonly okReplaceInvokes: number[];
+  private readonly okReplaceEarliestAck: number[];
+  /** Indefinite writes are concurrent with everything after their invoke: only the earliest invoke matters. */
+  private readonly infoAppendFirst: number;
+  private readonly infoReplaceFirst: number;
+  private readonly infoReplaceFirstByValue = new Map<string, number>();
+
+  constructor(
+    private readonly model: ModelName,
+    ops: Operation[],
+  ) {
+    this.reads = ops.filter((op) => isRead(op) && op.status === 'ok');
+    this.readInvokes = this.reads.map((op) => op.invokedAt);
+    this.okWrites = ops.filter((op) => !isRead(op) && op.status === 'ok');
+    this.okWriteInvokes = this.okWrites.map((op) => op.invokedAt);
+    this.longestOkWrite = this.okWrites.reduce((longest, op) => Math.max(longest, op.completedAt - op.invokedAt), 0);
+    const okReplaces = this.okWrites.filter(replaces);
+    this.okReplaceInvokes = okReplaces.map((op) => op.invokedAt);
+    this.okReplaceEarliestAck = okReplaces.map((op) => op.completedAt);
+    for (let i = okReplaces.length - 2; i >= 0; i--) {
+      this.okReplaceEarliestAck[i] = Math.min(this.okReplaceEarliestAck[i] as number, this.okReplaceEarliestAck[i + 1] as number);
+    }
+    const info = ops.filter((op) => !isRead(op) && op.status === 'info');
+    this.infoAppendFirst = info.find((op) => op.f === 'append')?.invokedAt ?? Infinity;
+    this.infoReplaceFirst = info.find(replaces)?.invokedAt ?? Infinity;
+    for (const op of info.filter(replaces)) {
+      const text = stateText(model, valueLeft(op));
+      if (!this.infoReplaceFirstByValue.has(text)) this.infoReplaceFirstByValue.set(text, op.invokedAt);
+    }
   }
-  if (sameState(model, valueLeft(w), r.output)) return true;
-  return writes.some((x) => between(x) && (x.f === 'append' || sameState(model, valueLeft(x), r.output)));
+
+  /**
+   * When W is certainly overwritten: the earliest acknowledgement of another
+   * replacing write invoked after W was acknowledged (Infinity if none).
+   */
+  overwrittenAt(w: Operation): number {
+    const i = firstAfter(this.okReplaceInvokes, w.completedAt);
+    return i < this.okReplaceEarliestAck.length ? (this.okReplaceEarliestAck[i] as number) : Infinity;
+  }
+
+  /** Does R see W, or could something falling between them have produced what R returned? */
+  explains(w: Operation, r: Operation): boolean {
+    if (w.f === 'append') {
+      if (typeof r.output === 'string' && r.output.includes(String(w.input))) return true;
+      // only a put or delete between can have removed the appended text
+      return this.infoReplaceFirst < r.completedAt || this.someOkBetween(w, r, replaces);
+    }
+    if (sameState(this.model, valueLeft(w), r.output)) return true;
+    // R read the value of something between: an append, or a write of exactly that value
+    const byValue = this.infoReplaceFirstByValue.get(stateText(this.model, r.output)) ?? Infinity;
+    if (this.infoAppendFirst < r.completedAt || byValue < r.completedAt) return true;
+    return this.someOkBetween(w, r, (x) => x.f === 'append' || sameState(this.model, valueLeft(x), r.output));
+  }
+
+  /**
+   * Is there an acknowledged write X (not W) with X.invoke < R.complete and
+   * X.complete > W.invoke that passes the test? Scans back from the last
+   * write invoked before R completed, only as far as a write could still
+   * have been running when W was invoked.
+   */
+  private someOkBetween(w: Operation, r: Operation, test: (x: Operation) => boolean): boolean {
+    for (let i = firstAfter(this.okWriteInvokes, r.completedAt - 1) - 1; i >= 0; i--) {
+      const x = this.okWrites[i] as Operation;
+      if (x.invokedAt + this.longestOkWrite <= w.invokedAt) break;
+      if (x !== w && x.completedAt > w.invokedAt && test(x)) return true;
+    }
+    return false;
+  }
 }
 
 function whyLost(model: ModelName, w: Operation, r: Operation): string {

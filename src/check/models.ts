@@ -131,6 +131,11 @@ export function sameState(model: ModelName, a: Value | undefined, b: Value | und
   return model === 'kv' ? sameValue(kvValue(a), kvValue(b)) : sameValue(a ?? null, b ?? null);
 }
 
+/** A value as text, equal for values that are the same state in this model. */
+export function stateText(model: ModelName, v: Value | undefined): string {
+  return canonical(model === 'kv' ? kvValue(v) : (v ?? null));
+}
+
 export const MODELS: Record<ModelName, Model> = { register: registerModel, kv: kvModel };
 
 /** Pick the model from the operation names: any get/put/append/delete means kv. */
