@@ -74,7 +74,7 @@ export class HistoryParseError extends Error {
 /** Guess the format from the first non-blank line. */
 export function detectFormat(text: string): HistoryFormat {
   const first = text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
-  if (first.startsWith('{:') || /^\{\s*:/.test(first)) return 'edn';
+  if (/^\{\s*:/.test(first)) return 'edn';
   if (/jepsen\.util\s+-/.test(first)) return 'jepsen';
   return 'jsonl';
 }
@@ -86,7 +86,8 @@ export function parseHistory(text: string, format: HistoryFormat | 'auto' = 'aut
   const events: HistoryEvent[] = [];
   text.split('\n').forEach((raw, i) => {
     if (raw.trim() === '') return;
-    events.push(parseLine(raw, i + 1));
+    const event = parseLine(raw, i + 1);
+    if (event) events.push(event);
   });
   return { format: fmt, events };
 }
@@ -148,11 +149,16 @@ function parseJepsenLine(raw: string, line: number): HistoryEvent {
   return makeEvent(line, fields);
 }
 
-/** Jepsen's EDN map: `{:process 0, :type :ok, :f :get, :key "4", :value "x 0 1 y"}`. */
-function parseEdnLine(raw: string, line: number): HistoryEvent {
+/**
+ * Jepsen's EDN map: `{:process 0, :type :ok, :f :get, :key "4", :value "x 0 1 y"}`.
+ * Events of the `:nemesis` process are faults Jepsen injected, not client
+ * operations: they are skipped.
+ */
+function parseEdnLine(raw: string, line: number): HistoryEvent | undefined {
   const value = readEdnValue(raw.trim(), line);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HistoryParseError(line, 'expected an EDN map {:process ..., :type ..., :f ...}');
-  return makeEvent(line, value as Record<string, unknown>);
+  if (value.process === 'nemesis') return undefined;
+  return makeEvent(line, value);
 }
 
 /**

@@ -48,6 +48,11 @@ describe('parsers', () => {
     expect(events[1]).toEqual({ process: 3, type: 'ok', f: 'get', key: '4', value: null, line: 2 });
   });
 
+  it('skips the events of Jepsen\'s nemesis (faults, not client operations)', () => {
+    const text = '{:process :nemesis, :type :info, :f :start, :value nil}\n{:process 0, :type :invoke, :f :get, :key "4", :value nil}\n';
+    expect(parseHistory(text).events.map((e) => e.line)).toEqual([2]);
+  });
+
   it.each([
     ['jsonl', '{"process":1,"type":"invoke","f":"read"}\n{"process":1,"type":"ok","f":"read"', 2, /not valid JSON/],
     ['jsonl', '{"process":1,"type":"begin","f":"read"}', 1, /"type" must be one of/],
