@@ -339,7 +339,9 @@ function explain(model: Model, key: string | undefined, ops: Operation[], outcom
   const pending = ops.filter((_, i) => !done.has(i));
   // the first pending operation to complete is the one that could not be placed
   const blocking = pending.reduce((a, b) => (b.completedAt < a.completedAt ? b : a));
-  const candidates = pending.filter((op) => op.invokedAt < blocking.completedAt);
+  // the blocking operation first, then the others nearest to it (old indefinite operations last)
+  const others = pending.filter((op) => op !== blocking && op.invokedAt < blocking.completedAt).sort((a, b) => b.invokedAt - a.invokedAt);
+  const candidates = [blocking, ...others];
   const stuck = candidates.slice(0, STUCK_SHOWN).map((operation) => {
     const next = model.step(outcome.state, operation);
     const why = next === REFUSED ? model.whyRefused(outcome.state, operation) : `fits (state becomes ${model.describeState(next)}), but no order of the rest works after it`;

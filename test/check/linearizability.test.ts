@@ -131,6 +131,14 @@ describe('the verdict', () => {
     expect(text).toContain('state after it: 2');
   });
 
+  it('lists the blocking operation first, then the others that could have come next', () => {
+    const r = checkLinearizability(events('1 invoke write 2', '2 invoke read', '2 ok read 3', '1 ok write 2'));
+    expect(r.violation!.stuck.map((s) => [s.operation.f, s.why])).toEqual([
+      ['read', 'read 3, but the register holds nil'],
+      ['write', 'fits (state becomes 2), but no order of the rest works after it'],
+    ]);
+  });
+
   it('keeps the window small in a long history', () => {
     const lines: string[] = [];
     for (let i = 0; i < 200; i++) lines.push(`1 invoke write ${i}`, `1 ok write ${i}`, '2 invoke read', `2 ok read ${i}`);
