@@ -132,10 +132,13 @@ describe('the verdict', () => {
   });
 
   it('lists the blocking operation first, then the others that could have come next', () => {
-    const r = checkLinearizability(events('1 invoke write 2', '2 invoke read', '2 ok read 3', '1 ok write 2'));
-    expect(r.violation!.stuck.map((s) => [s.operation.f, s.why])).toEqual([
-      ['read', 'read 3, but the register holds nil'],
-      ['write', 'fits (state becomes 2), but no order of the rest works after it'],
+    const r = checkLinearizability(events('1 invoke read', '2 invoke read', '3 invoke read', '3 ok read 5', '2 ok read 4', '1 ok read 6'));
+    expect(r.violation!.prefix).toEqual([]);
+    expect(r.violation!.blocking.process).toBe(3);
+    expect(r.violation!.stuck.map((s) => [s.operation.process, s.why])).toEqual([
+      [3, 'read 5, but the register holds nil'],
+      [2, 'read 4, but the register holds nil'],
+      [1, 'read 6, but the register holds nil'],
     ]);
   });
 
