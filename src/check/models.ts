@@ -14,7 +14,7 @@
  * never interact, so a history can be checked key by key (Herlihy and Wing's
  * locality, which Porcupine calls P-compositionality).
  */
-import { canonical, KV_FS, type OpName, type Operation, REGISTER_FS, sameValue, type Value } from './history.js';
+import { canonical, KV_FS, type Operation, REGISTER_FS, sameValue, type Value } from './history.js';
 
 export type ModelName = 'register' | 'kv';
 
@@ -23,8 +23,6 @@ export const REFUSED: unique symbol = Symbol('refused');
 
 export interface Model {
   name: ModelName;
-  /** The operation names this model understands. */
-  fs: readonly OpName[];
   /** The state of a key nobody has written. */
   init: Value;
   /** Run one operation against the state. Operations whose result is unknown (info) accept any outcome. */
@@ -53,7 +51,6 @@ const show = (v: Value | undefined): string => (v === null || v === undefined ? 
  */
 export const registerModel: Model = {
   name: 'register',
-  fs: REGISTER_FS,
   init: null,
   step(state, op) {
     switch (op.f) {
@@ -96,7 +93,6 @@ const kvValue = (v: Value | undefined): Value => (v === null || v === undefined 
  */
 export const kvModel: Model = {
   name: 'kv',
-  fs: KV_FS,
   init: '',
   step(state, op) {
     switch (op.f) {
