@@ -38,8 +38,8 @@ export interface Model {
   mutates(op: Operation): boolean;
 }
 
-/** State keys for the search's memo: cheap for strings, canonical JSON for the rest. */
-const stateKey = (state: Value): string => (typeof state === 'string' ? `s${state}` : canonical(state));
+/** State keys for the search's memo: cheap for strings and numbers, canonical JSON for the rest. */
+const stateKey = (state: Value): string => (typeof state === 'string' ? `s${state}` : typeof state === 'number' ? `n${state}` : canonical(state));
 
 const show = (v: Value | undefined): string => (v === null || v === undefined ? 'nil' : JSON.stringify(v));
 
