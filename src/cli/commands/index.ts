@@ -3,6 +3,10 @@
  * (or command group), each exporting a `register(program)` function.
  */
 import type { Command } from 'commander';
+import * as check from './check.js';
 import * as sim from './sim.js';
 
-export const commandModules: Array<{ register(program: Command): void }> = [sim];
+export const commandModules: Array<{ register(program: Command): void }> = [
+  sim,
+  check,
+];
