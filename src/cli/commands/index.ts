@@ -3,5 +3,7 @@
  * (or command group), each exporting a `register(program)` function.
  */
 import type { Command } from 'commander';
+import * as node from './node.js';
+import * as up from './up.js';
 
-export const commandModules: Array<{ register(program: Command): void }> = [];
+export const commandModules: Array<{ register(program: Command): void }> = [node, up];
