@@ -3,7 +3,9 @@
  * (or command group), each exporting a `register(program)` function.
  */
 import type { Command } from 'commander';
+import * as load from './load.js';
 import * as node from './node.js';
+import * as ping from './ping.js';
 import * as up from './up.js';
 
-export const commandModules: Array<{ register(program: Command): void }> = [node, up];
+export const commandModules: Array<{ register(program: Command): void }> = [node, up, ping, load];

@@ -11,9 +11,8 @@ import { LOG_LEVELS } from '../../live/log.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { LocalCluster } from '../local-cluster.js';
 import { intOption } from '../options.js';
+import { DEFAULT_ROSTER_PATH } from '../roster-option.js';
 import { formatTable } from '../table.js';
-
-export const DEFAULT_ROSTER_PATH = '.distlab/roster.yaml';
 
 interface UpOptions {
   nodes: number;
