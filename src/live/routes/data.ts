@@ -26,13 +26,18 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
   const node = app.distlab;
   const nodeId = jsonId(node.id);
 
-  const burn = (): void => {
+  // Before burning, the request yields once to the event loop, so requests that
+  // arrived meanwhile are admitted (and counted in X-Active-Requests) and queue
+  // for the CPU, as they would for a busy Python worker.
+  const burn = async (): Promise<void> => {
+    if (node.loadFactor <= 0) return;
+    await new Promise((resolve) => setImmediate(resolve));
     const ms = burnCpu(node.loadFactor);
     if (ms > 0) node.logger.debug({ load_factor: node.loadFactor, ms: Math.round(ms) }, `cpu load: fib(${node.loadFactor}) took ${ms.toFixed(1)} ms`);
   };
 
   app.post<{ Body: DataBody }>('/data', { schema: { body: DataBody } }, async (request) => {
-    burn();
+    await burn();
     const { key, value } = request.body;
     await node.store.put(key, value);
     return { status: 'stored', node_id: nodeId, key, value };
@@ -42,7 +47,7 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
     const { key } = request.params;
     const value = await node.store.get(key);
     if (value === undefined) throw new HttpError(404, 'not found', `Key '${key}' not found on Node ${node.id}`);
-    burn();
+    await burn();
     return { node_id: nodeId, key, value };
   });
 }
