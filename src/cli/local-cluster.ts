@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import type { ListeningMessage } from '../live/node-main.js';
 import { defaultTeam, formatRoster, type RosterEntry } from '../live/roster.js';
 
 export interface LocalClusterOptions {
@@ -94,6 +95,7 @@ class ManagedNode implements LocalNode {
   process!: ChildProcess;
   private exited!: Promise<void>;
   private running = false;
+  private listening!: Promise<void>;
   private buffer = '';
 
   constructor(
@@ -132,6 +134,14 @@ class ManagedNode implements LocalNode {
     child.stderr?.on('data', keep);
     // The channel only carries the "parent is gone" signal; it must not keep this process alive.
     child.channel?.unref();
+    this.listening = new Promise((resolve) => {
+      const onMessage = (message: Partial<ListeningMessage>) => {
+        if (message?.type !== 'distlab.listening') return;
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+    });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.running = false;
@@ -144,11 +154,23 @@ class ManagedNode implements LocalNode {
     });
   }
 
-  /** Polls /health until it answers 200; fails if the process exits or the deadline passes. */
+  /**
+   * Waits until the process says it listens on its port, then polls /health
+   * until it answers 200; fails if the process exits or the deadline passes.
+   */
   async waitHealthy(agent: Agent): Promise<void> {
     const deadline = performance.now() + this.opts.startTimeoutMs;
     let exited = false;
     void this.exited.then(() => (exited = true));
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      this.listening.then(() => 'listening' as const),
+      this.exited.then(() => 'exited' as const),
+      new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), this.opts.startTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'exited') throw new Error(`node ${this.id} exited during start-up${this.lastLines()}`);
+    if (outcome === 'late') throw new Error(`node ${this.id} did not start listening within ${this.opts.startTimeoutMs} ms${this.lastLines()}`);
     while (performance.now() < deadline) {
       if (exited) throw new Error(`node ${this.id} exited during start-up${this.lastLines()}`);
       try {

@@ -94,6 +94,7 @@ async function runServer(config: NodeConfig): Promise<void> {
     `node ${config.self.id} (${config.self.team}) listening on http://${config.host}:${port}${where}`,
   );
   warnIfUnreachable(config, logger);
+  if (cluster.isPrimary) tellParentListening(port);
 
   const why = await stop.promise;
   stop.dispose();
@@ -160,6 +161,7 @@ async function runPrimary(config: NodeConfig): Promise<void> {
       `node ${config.self.id} (${config.self.team}) serving http://${config.host}:${boundPort} with ${config.workers} workers`,
     );
     warnIfUnreachable(config, logger);
+    tellParentListening(boundPort);
   }
 
   const why = await Promise.race([stop.promise, allGone.then(() => 'every worker exited')]);
@@ -168,6 +170,24 @@ async function runPrimary(config: NodeConfig): Promise<void> {
   await stopWorkers();
   if (process.connected) process.disconnect();
   if (why === 'every worker exited') throw new NodeStartError(`every worker of node ${config.self.id} exited`);
+}
+
+/** The message a node sends over its IPC channel (if it has one) once it serves on its port. */
+export interface ListeningMessage {
+  type: 'distlab.listening';
+  port: number;
+  pid: number;
+}
+
+/**
+ * Tells the process that spawned this node (e.g. `distlab up`) that this very
+ * process now serves the port — a /health answer alone could come from some
+ * other process that already held the port.
+ */
+function tellParentListening(port: number): void {
+  if (!process.send || !process.connected) return;
+  const message: ListeningMessage = { type: 'distlab.listening', port, pid: process.pid };
+  process.send(message);
 }
 
 function describeListenError(err: unknown, config: NodeConfig): string {

@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .addOption(new Option('--id <id>', 'node id (an integer, or letters/digits)').env('DISTLAB_ID').default('1').argParser(nodeIdOption))
     .addOption(new Option('--team <name>', 'team name shown by GET / (default: from the roster, else team<id>)').env('DISTLAB_TEAM'))
     .addOption(new Option('--host <addr>', 'address to listen on (0.0.0.0 to accept other machines)').env('DISTLAB_HOST').default('127.0.0.1'))
-    .addOption(new Option('--port <n>', 'port to listen on (0 = any free port; default: the roster\'s, else 5000)').env('DISTLAB_PORT').default(5000).argParser(intOption(0, 65535)))
+    .addOption(new Option('--port <n>', 'port to listen on (0 = any free port); with --roster and no --port, the roster\'s').env('DISTLAB_PORT').default(5000).argParser(intOption(0, 65535)))
     .addOption(new Option('--roster <file>', 'roster file (YAML or JSON) listing every node: id, team, url').env('DISTLAB_ROSTER'))
     .addOption(new Option('--load-factor <n>', `burn CPU with fib(n) on each data request (0-${MAX_LOAD_FACTOR})`).env('DISTLAB_LOAD_FACTOR').default(0).argParser(intOption(0, MAX_LOAD_FACTOR)))
     .addOption(new Option('--workers <n>', 'worker processes sharing the port (vertical scaling)').env('DISTLAB_WORKERS').default(1).argParser(intOption(1, 64)))

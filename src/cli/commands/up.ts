@@ -71,8 +71,14 @@ async function up(opts: UpOptions): Promise<void> {
       return;
     }
     const cluster = first.cluster;
+    let lost = false;
     cluster.onNodeExit((node, code, signal) => {
-      out.write(`node ${node.id} (pid ${node.pid}) exited (${signal ?? `code ${code}`}); the others keep running\n`);
+      const left = cluster.nodes.filter((n) => n.alive).length;
+      out.write(`node ${node.id} (pid ${node.pid}) exited (${signal ?? `code ${code}`}); ${left} node(s) still running\n`);
+      if (left === 0) {
+        lost = true;
+        stopRequested?.('every node exited');
+      }
     });
     out.write(
       `\n${formatTable(
@@ -84,6 +90,7 @@ async function up(opts: UpOptions): Promise<void> {
     out.write(`\n${why}: stopping ${cluster.nodes.filter((n) => n.alive).length} node(s) ...\n`);
     await cluster.stop();
     out.write('all nodes stopped\n');
+    if (lost) throw new OperationFailed('every node of the cluster exited');
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
