@@ -46,7 +46,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     ignore: ['pid', 'hostname', ...REQUEST_FIELDS].join(','),
     messageFormat: (log, messageKey) => {
       const head = `node ${String(log.node)}`;
-      if (typeof log.method === 'string') {
+      if (log[messageKey] === 'request') {
         return `${head} ${log.method} ${String(log.route)} ${String(log.status)} ${String(log.ms)}ms`;
       }
       return `${head} ${String(log[messageKey] ?? '')}`;

@@ -91,7 +91,7 @@ async function runServer(config: NodeConfig): Promise<void> {
   const where = cluster.isWorker ? ` (worker ${cluster.worker?.id ?? '?'}, pid ${process.pid})` : '';
   logger.info(
     { url: config.self.url, bind: `${config.host}:${port}`, load_factor: config.loadFactor },
-    `node ${config.self.id} (${config.self.team}) listening on http://${config.host}:${port}${where}`,
+    `${config.self.team} listening on http://${config.host}:${port}${where}`,
   );
   warnIfUnreachable(config, logger);
   if (cluster.isPrimary) tellParentListening(port);
@@ -158,7 +158,7 @@ async function runPrimary(config: NodeConfig): Promise<void> {
   if (listening === config.workers) {
     logger.info(
       { url: config.self.url, workers: config.workers },
-      `node ${config.self.id} (${config.self.team}) serving http://${config.host}:${boundPort} with ${config.workers} workers`,
+      `${config.self.team} serving http://${config.host}:${boundPort} with ${config.workers} workers`,
     );
     warnIfUnreachable(config, logger);
     tellParentListening(boundPort);
