@@ -123,7 +123,7 @@ describe('a cluster of real nodes', () => {
     expect(node.alive).toBe(true);
   });
 
-  it('--workers 2 serves from more than one process, each with its own state', async () => {
+  it('--workers 2 serves from more than one process and stops them all', async () => {
     const node = await startNode(['--workers', '2']);
     const pids = new Set<number>();
     await waitFor(async () => {
