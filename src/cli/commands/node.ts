@@ -1,0 +1,83 @@
+/**
+ * `distlab node`: run one node — the handouts' HTTP service, in one process
+ * or in `--workers` processes sharing the port.
+ */
+import { Option, type Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { MAX_LOAD_FACTOR } from '../../live/cpu-load.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../../live/log.js';
+import { NodeStartError, runNode } from '../../live/node-main.js';
+import { RosterError, validateId } from '../../live/roster.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_CALL_TIMEOUT_MS } from '../../live/server.js';
+import { OperationFailed } from '../errors.js';
+import { resolveNodeConfig, type NodeFlags } from '../node-config.js';
+import { intOption, parseDuration } from '../options.js';
+
+export function nodeIdOption(raw: string): string {
+  try {
+    return validateId(raw, 'id');
+  } catch (err) {
+    if (err instanceof RosterError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+interface RawNodeOptions {
+  id: string;
+  team?: string;
+  host: string;
+  port: number;
+  roster?: string;
+  loadFactor: number;
+  workers: number;
+  logLevel: NodeFlags['logLevel'];
+  logFormat: LogFormat;
+  bodyLimit: number;
+  callTimeout: number;
+}
+
+export function register(program: Command): void {
+  program
+    .command('node')
+    .description('run one distlab node (the workshop handouts\' HTTP service)')
+    .addOption(new Option('--id <id>', 'node id (an integer, or letters/digits)').env('DISTLAB_ID').default('1').argParser(nodeIdOption))
+    .addOption(new Option('--team <name>', 'team name shown by GET / (default: from the roster, else team<id>)').env('DISTLAB_TEAM'))
+    .addOption(new Option('--host <addr>', 'address to listen on (0.0.0.0 to accept other machines)').env('DISTLAB_HOST').default('127.0.0.1'))
+    .addOption(new Option('--port <n>', 'port to listen on (0 = any free port); with --roster and no --port, the roster\'s').env('DISTLAB_PORT').default(5000).argParser(intOption(0, 65535)))
+    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON) listing every node: id, team, url').env('DISTLAB_ROSTER'))
+    .addOption(new Option('--load-factor <n>', `burn CPU with fib(n) on each data request (0-${MAX_LOAD_FACTOR})`).env('DISTLAB_LOAD_FACTOR').default(0).argParser(intOption(0, MAX_LOAD_FACTOR)))
+    .addOption(new Option('--workers <n>', 'worker processes sharing the port (vertical scaling)').env('DISTLAB_WORKERS').default(1).argParser(intOption(1, 64)))
+    .addOption(new Option('--log-level <level>', 'log level').env('DISTLAB_LOG_LEVEL').default('info').choices([...LOG_LEVELS, 'silent']))
+    .addOption(new Option('--log-format <format>', 'log format: pretty on a terminal, JSON otherwise, unless forced').env('DISTLAB_LOG_FORMAT').default('auto').choices(LOG_FORMATS))
+    .addOption(new Option('--body-limit <bytes>', 'largest accepted request body').env('DISTLAB_BODY_LIMIT').default(DEFAULT_BODY_LIMIT).argParser(intOption(1, 1024 * 1024 * 1024)))
+    .addOption(new Option('--call-timeout <duration>', 'timeout of calls to peers, e.g. 1s or 500ms').env('DISTLAB_CALL_TIMEOUT').default(DEFAULT_CALL_TIMEOUT_MS, '1s').argParser(durationOption))
+    .action(async (opts: RawNodeOptions, command: Command) => {
+      const portSource = command.getOptionValueSource('port');
+      const config = resolveNodeConfig({
+        id: opts.id,
+        team: opts.team,
+        host: opts.host,
+        port: opts.port,
+        portGiven: portSource === 'cli' || portSource === 'env',
+        roster: opts.roster,
+        loadFactor: opts.loadFactor,
+        workers: opts.workers,
+        logLevel: opts.logLevel,
+        logFormat: opts.logFormat,
+        bodyLimit: opts.bodyLimit,
+        callTimeoutMs: opts.callTimeout,
+      });
+      try {
+        await runNode(config);
+      } catch (err) {
+        if (err instanceof NodeStartError) throw new OperationFailed(err.message);
+        throw err;
+      }
+    });
+}
+
+function durationOption(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms < 1 || ms > 600_000) throw new InvalidArgumentError(`expected a duration from 1ms to 10m, got '${raw}'`);
+  return ms;
+}

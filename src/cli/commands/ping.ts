@@ -1,0 +1,68 @@
+/**
+ * `distlab ping`: the handout's "call each other" step. Calls every node of
+ * the roster (`/ping`, then `GET /`) and prints who answered, how fast, and
+ * each node's team and counter. Exit code 1 when a node did not answer.
+ */
+import { Option, type Command } from 'commander';
+import { Agent, request } from 'undici';
+import { OperationFailed } from '../errors.js';
+import { parseDuration } from '../options.js';
+import { readRosterOption } from '../roster-option.js';
+import { formatTable } from '../table.js';
+
+interface PingOptions {
+  roster?: string;
+  timeout: number;
+}
+
+export function register(program: Command): void {
+  program
+    .command('ping')
+    .description("call every node's /ping and GET / and show who answered (default roster: the one 'distlab up' wrote)")
+    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
+    .action(async (opts: PingOptions) => {
+      const roster = readRosterOption(opts.roster);
+      const agent = new Agent({ keepAliveTimeout: 1000 });
+      try {
+        const results = await Promise.all(
+          roster.map(async (node) => {
+            const started = performance.now();
+            try {
+              const ping = await getJson(agent, `${node.url}/ping`, opts.timeout);
+              const latency = performance.now() - started;
+              const root = await getJson(agent, `${node.url}/`, opts.timeout);
+              const ok = ping.status === 200 && (ping.body as { status?: unknown }).status === 'pong';
+              const info = root.body as { team?: unknown; counter?: unknown };
+              return [node.id, node.url, ok ? 'pong' : `HTTP ${ping.status}`, `${latency.toFixed(1)} ms`, String(info.team ?? '?'), String(info.counter ?? '?'), ok] as const;
+            } catch (err) {
+              return [node.id, node.url, `no answer: ${reason(err, opts.timeout)}`, '-', '-', '-', false] as const;
+            }
+          }),
+        );
+        process.stdout.write(`${formatTable(['id', 'url', 'ping', 'latency', 'team', 'counter'], results.map((r) => r.slice(0, 6) as string[]))}\n`);
+        const answered = results.filter((r) => r[6]).length;
+        process.stdout.write(`${answered}/${roster.length} nodes answered\n`);
+        if (answered < roster.length) throw new OperationFailed(`${roster.length - answered} node(s) did not answer`);
+      } finally {
+        await agent.close();
+      }
+    });
+}
+
+async function getJson(agent: Agent, url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+  const res = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.body.text();
+  try {
+    return { status: res.statusCode, body: JSON.parse(text) as unknown };
+  } catch {
+    return { status: res.statusCode, body: {} };
+  }
+}
+
+export function reason(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timeout after ${timeoutMs} ms`;
+  if (e.code === 'ECONNREFUSED') return 'connection refused';
+  return e.code ?? e.message ?? String(err);
+}

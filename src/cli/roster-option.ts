@@ -1,0 +1,20 @@
+/** Reading the roster named by a command's --roster flag; a bad file is bad usage (exit 2). */
+import { existsSync } from 'node:fs';
+import { loadRoster, RosterError, type RosterEntry } from '../live/roster.js';
+import { UsageError } from './errors.js';
+
+/** Where `distlab up` writes its roster, and where other commands look for one. */
+export const DEFAULT_ROSTER_PATH = '.distlab/roster.yaml';
+
+export function readRosterOption(path: string | undefined): RosterEntry[] {
+  const file = path ?? DEFAULT_ROSTER_PATH;
+  if (path === undefined && !existsSync(file)) {
+    throw new UsageError(`no roster at ${file}: start a local cluster with 'distlab up', or pass --roster FILE`);
+  }
+  try {
+    return loadRoster(file);
+  } catch (err) {
+    if (err instanceof RosterError) throw new UsageError(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * The HTTP face of a distlab node: a Fastify instance that speaks every route
+ * of the workshop handouts, so their curl lines and Python clients work
+ * unchanged.
+ *
+ * `buildServer` returns the instance before it listens, so more plugins (the
+ * protocol host, the replicated store, ...) can be registered on it. Every
+ * plugin reaches the node's identity, roster and state through
+ * `app.distlab` (a NodeContext).
+ *
+ * House rules enforced here for every route, including plugins' routes:
+ * - bodies are validated strictly against their TypeBox schema (unknown keys,
+ *   wrong types → 400, nothing coerced or stripped); query strings may be
+ *   coerced ("?timeout_ms=500" is a number);
+ * - every error is a 4xx/5xx JSON `{error, detail}` naming the problem;
+ * - every response carries `X-Active-Requests`: requests in flight in this
+ *   process, this one included;
+ * - every request is logged as one line (node, method, route, status, ms).
+ */
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { NodeId } from '../protocols/envelope.js';
+import { HttpError } from './http-error.js';
+import { createLogger } from './log.js';
+import type { Roster, RosterEntry } from './roster.js';
+import { dataRoutes } from './routes/data.js';
+import { echoRoutes } from './routes/echo.js';
+import { identityRoutes } from './routes/identity.js';
+import { messageRoutes } from './routes/messages.js';
+import { VisitCounter } from './state/counter.js';
+import { LocalDataStore, type DataStore } from './state/data-store.js';
+import { MessageLog } from './state/message-log.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_CALL_TIMEOUT_MS = 1000;
+
+export interface ServerOptions {
+  /** This node: id, team and the URL peers reach it at. */
+  self: RosterEntry;
+  /** Every node of the cluster, this one included, in roster order. Default: just this node. */
+  roster?: Roster;
+  /** fib(N) burnt on each data request (0 = none). */
+  loadFactor?: number;
+  /** How many worker processes serve this node (shown in /stats). */
+  workers?: number;
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Default timeout of calls to peers, e.g. /call-echo (default 1 s). */
+  callTimeoutMs?: number;
+  /** Default: a logger at level `info`, pretty on a terminal. */
+  logger?: Logger;
+  /** Where /data keeps values. Default: this node's own store in memory. */
+  store?: DataStore;
+  /** The /message log. Default: a fresh in-memory log. */
+  messages?: MessageLog;
+}
+
+/** Everything a route or plugin needs to know about the node it runs in. */
+export interface NodeContext {
+  readonly id: NodeId;
+  readonly self: RosterEntry;
+  readonly roster: Roster;
+  readonly loadFactor: number;
+  readonly workers: number;
+  readonly callTimeoutMs: number;
+  /** The node's logger (Fastify's own `app.log` is switched off). */
+  readonly logger: Logger;
+  readonly store: DataStore;
+  readonly messages: MessageLog;
+  readonly counter: VisitCounter;
+  /** performance.now() when the server was built. */
+  readonly startedAt: number;
+  /** Requests in flight in this process, the current one included. */
+  activeRequests(): number;
+  /** Requests received by this process since it started. */
+  requestsTotal(): number;
+  /** Adds fields to the answer of `GET /` (e.g. an election's `leader_id`). */
+  extendRoot(fields: () => Record<string, unknown>): void;
+  /** Adds fields to the answer of `GET /stats`. */
+  extendStats(fields: () => Record<string, unknown>): void;
+  /** The extra fields registered with extendRoot / extendStats, merged. */
+  extraFields(view: 'root' | 'stats'): Record<string, unknown>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    distlab: NodeContext;
+  }
+}
+
+export function buildServer(opts: ServerOptions): FastifyInstance {
+  const logger = opts.logger ?? createLogger({ nodeId: opts.self.id });
+  const app = Fastify({
+    // Fastify's own per-request logging is off: the onResponse hook below logs
+    // one line per request, and plugins log through app.distlab.logger.
+    logger: false,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A request whose headers and body do not arrive within 30 s is dropped, so
+    // a stalled client cannot hold a request open forever.
+    requestTimeout: 30_000,
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send({ error: 'bad request', detail: err.message });
+    },
+  });
+
+  let active = 0;
+  let total = 0;
+  const extensions = { root: [] as Array<() => Record<string, unknown>>, stats: [] as Array<() => Record<string, unknown>> };
+  const ctx: NodeContext = {
+    id: opts.self.id,
+    self: opts.self,
+    roster: opts.roster ?? [opts.self],
+    loadFactor: opts.loadFactor ?? 0,
+    workers: opts.workers ?? 1,
+    callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    logger,
+    store: opts.store ?? new LocalDataStore(),
+    messages: opts.messages ?? new MessageLog(),
+    counter: new VisitCounter(),
+    startedAt: performance.now(),
+    activeRequests: () => active,
+    requestsTotal: () => total,
+    extendRoot: (fields) => void extensions.root.push(fields),
+    extendStats: (fields) => void extensions.stats.push(fields),
+    extraFields: (view) => Object.assign({}, ...extensions[view].map((f) => f())) as Record<string, unknown>,
+  };
+  app.decorate('distlab', ctx);
+
+  // Bodies are JSON only: anything else is answered 415 by the error handler.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(({ schema, httpPart }) => typeboxValidator(schema as TSchema, httpPart ?? 'body'));
+
+  app.addHook('onRequest', (_request, reply, done) => {
+    active += 1;
+    total += 1;
+    // 'close' fires once, whether the reply finished or the client went away.
+    reply.raw.once('close', () => void (active -= 1));
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    void reply.header('x-active-requests', String(active));
+    done(null, payload);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    logger.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
+    done();
+  });
+
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const { status, body } = describeError(err, app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT);
+    if (status >= 500 && !(err instanceof HttpError)) logger.error({ err, url: request.url }, `${request.method} ${request.url} failed: ${err.message}`);
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'not found', detail: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  void app.register(identityRoutes);
+  void app.register(dataRoutes);
+  void app.register(messageRoutes);
+  void app.register(echoRoutes);
+  return app;
+}
+
+/**
+ * Validation with TypeBox's compiled checker. Bodies are checked as they are
+ * (no coercion, nothing stripped: a schema that forbids extra keys rejects
+ * them); query strings, params and headers are first converted ("5" → 5) and
+ * given their defaults.
+ */
+function typeboxValidator(schema: TSchema, httpPart: string) {
+  const checker = TypeCompiler.Compile(schema);
+  const part = httpPart === 'querystring' ? 'query' : httpPart;
+  return (data: unknown) => {
+    const value = httpPart === 'body' ? data : Value.Convert(schema, Value.Default(schema, data));
+    if (checker.Check(value)) return { value };
+    const first = checker.Errors(value).First();
+    const where = first && first.path !== '' ? `${part} field '${first.path.slice(1).replaceAll('/', '.')}'` : part;
+    const error = new Error(`${where}: ${first ? lowerFirst(first.message) : 'invalid'}`) as FastifyError;
+    error.statusCode = 400;
+    return { error };
+  };
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
+/** Maps anything thrown while serving a request to a status and `{error, detail}`. */
+function describeError(err: FastifyError, bodyLimit: number): { status: number; body: Record<string, unknown> } {
+  if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.error, detail: err.detail, ...err.extra } };
+  switch (err.code) {
+    case 'FST_ERR_VALIDATION':
+      return { status: 400, body: { error: 'invalid request', detail: err.message } };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'malformed JSON', detail: 'the request body is not valid JSON' } };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, body: { error: 'malformed JSON', detail: 'the body is empty but Content-Type says application/json' } };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'body too large', detail: `the request body exceeds the limit of ${bodyLimit} bytes` } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: { error: 'unsupported media type', detail: 'send the body as JSON with Content-Type: application/json' } };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, body: { error: 'bad request', detail: 'the body length does not match Content-Length' } };
+  }
+  if (err instanceof SyntaxError) return { status: 400, body: { error: 'malformed JSON', detail: `the request body is not valid JSON (${err.message})` } };
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (status >= 400 && status < 500) return { status, body: { error: 'bad request', detail: err.message } };
+  return { status: 500, body: { error: 'internal error', detail: err.message } };
+}

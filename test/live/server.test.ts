@@ -1,0 +1,172 @@
+/**
+ * The node's HTTP contract, served in-process (Fastify inject, no sockets):
+ * every route's answer and every kind of bad input.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createLogger } from '../../src/live/log.js';
+import { buildServer, type ServerOptions } from '../../src/live/server.js';
+
+const roster = [
+  { id: '1', team: 'alpha', url: 'http://127.0.0.1:5001' },
+  { id: '2', team: 'beta', url: 'http://127.0.0.1:5002' },
+];
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+function server(opts: Partial<ServerOptions> = {}): FastifyInstance {
+  app = buildServer({ self: roster[0]!, roster, logger: createLogger({ nodeId: '1', level: 'silent' }), ...opts });
+  return app;
+}
+
+const postJson = (a: FastifyInstance, url: string, payload: unknown) =>
+  a.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+
+describe('node routes', () => {
+  it('GET / shows identity and counts its own calls', async () => {
+    const a = server();
+    const first = await a.inject('/');
+    expect(first.json()).toEqual({ team: 'alpha', host: '127.0.0.1', counter: 1, id: 1, node_id: 1, message: 'Node is running' });
+    await a.inject('/ping');
+    expect((await a.inject('/')).json().counter).toBe(2);
+  });
+
+  it('answers /ping, /health and /stats', async () => {
+    const a = server({ loadFactor: 3, workers: 4 });
+    expect((await a.inject('/ping')).json()).toEqual({ status: 'pong' });
+    expect((await a.inject('/health')).json()).toEqual({ status: 'ok', node_id: 1, active_requests: 1 });
+    const stats = (await a.inject('/stats')).json();
+    expect(stats).toMatchObject({ node_id: 1, active_requests: 1, load_factor: 3, workers: 4, pid: process.pid, requests_total: 3 });
+    expect(typeof stats.uptime_s).toBe('number');
+  });
+
+  it('stores and returns data, and names the node in the 404', async () => {
+    const a = server();
+    const put = await postJson(a, '/data', { key: 'user_123', value: 'Alice' });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ status: 'stored', node_id: 1, key: 'user_123', value: 'Alice' });
+    expect((await a.inject('/data/user_123')).json()).toEqual({ node_id: 1, key: 'user_123', value: 'Alice' });
+    const missing = await a.inject('/data/k');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ error: 'not found', detail: "Key 'k' not found on Node 1" });
+  });
+
+  it('keeps a message log, oldest first', async () => {
+    const a = server();
+    expect((await postJson(a, '/message', { from: '192.168.10.11', payload: 'ring-token-1' })).statusCode).toBe(200);
+    await postJson(a, '/message', { from: 'n2', payload: { hops: [1, 2] } });
+    const log = (await a.inject('/messages')).json();
+    expect(log.count).toBe(2);
+    expect(log.messages.map((m: { from: string; payload: unknown }) => [m.from, m.payload])).toEqual([
+      ['192.168.10.11', 'ring-token-1'],
+      ['n2', { hops: [1, 2] }],
+    ]);
+  });
+
+  it('echoes with its node id', async () => {
+    expect((await server().inject('/echo?msg=hello%20there')).json()).toEqual({ msg: 'hello there', node_id: 1 });
+  });
+
+  it('renders non-integer ids as strings', async () => {
+    const self = { id: 'n7', team: 'x', url: 'http://127.0.0.1:5007' };
+    const a = server({ self, roster: [self] });
+    expect((await a.inject('/')).json()).toMatchObject({ id: 'n7', node_id: 'n7' });
+    expect((await a.inject('/data/zz')).json().detail).toBe("Key 'zz' not found on Node n7");
+  });
+
+  it('sets X-Active-Requests on every response, errors included', async () => {
+    const a = server();
+    for (const url of ['/', '/nope', '/data/none']) {
+      expect((await a.inject(url)).headers['x-active-requests']).toBe('1');
+    }
+    expect((await postJson(a, '/data', {})).headers['x-active-requests']).toBe('1');
+  });
+
+  it('lets plugins add fields to GET / and /stats', async () => {
+    const a = server();
+    a.distlab.extendRoot(() => ({ leader_id: 2 }));
+    a.distlab.extendStats(() => ({ keys: 0 }));
+    expect((await a.inject('/')).json().leader_id).toBe(2);
+    expect((await a.inject('/stats')).json().keys).toBe(0);
+  });
+});
+
+describe('bad input', () => {
+  const cases: Array<[string, { payload?: string; contentType?: string; url?: string }, number, RegExp]> = [
+    ['malformed JSON', { payload: '{"key": "a"' }, 400, /not valid JSON/],
+    ['empty JSON body', { payload: '' }, 400, /empty/],
+    ['no body at all', { contentType: '' }, 400, /body: expected object/],
+    ['a missing field', { payload: '{"key": "a"}' }, 400, /body field 'value': expected required property/],
+    ['a wrong type (no coercion)', { payload: '{"key": "a", "value": 5}' }, 400, /body field 'value': expected string/],
+    ['a number key', { payload: '{"key": 5, "value": "x"}' }, 400, /body field 'key': expected string/],
+    ['an unknown field (not stripped)', { payload: '{"key": "a", "value": "b", "extra": 1}' }, 400, /unexpected property/],
+    ['an array body', { payload: '[1, 2]' }, 400, /expected object/],
+    ['a prototype-poisoning key', { payload: '{"key": "a", "value": "b", "__proto__": {"x": 1}}' }, 400, /./],
+    ['an unsupported media type', { payload: 'key=a', contentType: 'text/plain' }, 415, /application\/json/],
+    ['form data', { payload: 'key=a&value=b', contentType: 'application/x-www-form-urlencoded' }, 415, /application\/json/],
+    ['an empty key', { payload: '{"key": "", "value": "b"}' }, 400, /body field 'key'/],
+  ];
+
+  it.each(cases)('POST /data with %s → %i {error, detail}', async (_name, c, status, detail) => {
+    const a = server();
+    const headers: Record<string, string> = {};
+    const contentType = c.contentType ?? 'application/json';
+    if (contentType) headers['content-type'] = contentType;
+    const res = await a.inject({ method: 'POST', url: c.url ?? '/data', headers, payload: c.payload });
+    expect(res.statusCode).toBe(status);
+    const body = res.json();
+    expect(Object.keys(body).sort()).toEqual(['detail', 'error']);
+    expect(body.detail).toMatch(detail);
+  });
+
+  it('refuses a body over the limit with 413', async () => {
+    const a = server({ bodyLimit: 100 });
+    const res = await postJson(a, '/data', { key: 'k', value: 'v'.repeat(200) });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toEqual({ error: 'body too large', detail: 'the request body exceeds the limit of 100 bytes' });
+  });
+
+  it('answers unknown routes and methods with 404 naming the route', async () => {
+    const a = server();
+    expect((await a.inject('/nope?x=1')).json()).toEqual({ error: 'not found', detail: 'no route GET /nope' });
+    const wrongMethod = await a.inject({ method: 'DELETE', url: '/ping' });
+    expect(wrongMethod.statusCode).toBe(404);
+    expect(wrongMethod.json().detail).toBe('no route DELETE /ping');
+  });
+
+  it('validates query strings, coercing numbers', async () => {
+    const a = server();
+    expect((await a.inject('/echo')).json()).toEqual({ error: 'invalid request', detail: "query field 'msg': expected required property" });
+    const badTimeout = await a.inject('/call-echo?msg=x&timeout_ms=soon');
+    expect(badTimeout.statusCode).toBe(400);
+    expect(badTimeout.json().detail).toMatch(/query field 'timeout_ms': expected integer/);
+    const unknownTarget = await a.inject('/call-echo?msg=x&target=9');
+    expect(unknownTarget.statusCode).toBe(400);
+    expect(unknownTarget.json().detail).toMatch(/neither a roster id \(1, 2\) nor a URL/);
+  });
+
+  it('answers a malformed URL with 400', async () => {
+    const res = await server().inject('/data/%E0%A4%A');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe('bad request');
+  });
+
+  it('answers an unexpected failure with 500 {error, detail} and keeps serving', async () => {
+    const a = server({
+      store: {
+        put: async () => {
+          throw new Error('disk on fire');
+        },
+        get: async () => undefined,
+      },
+    });
+    const res = await postJson(a, '/data', { key: 'k', value: 'v' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: 'internal error', detail: 'disk on fire' });
+    expect((await a.inject('/ping')).statusCode).toBe(200);
+  });
+});
