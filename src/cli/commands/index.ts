@@ -3,5 +3,6 @@
  * (or command group), each exporting a `register(program)` function.
  */
 import type { Command } from 'commander';
+import * as shard from './shard.js';
 
-export const commandModules: Array<{ register(program: Command): void }> = [];
+export const commandModules: Array<{ register(program: Command): void }> = [shard];
