@@ -106,6 +106,7 @@ export interface ClientCall {
   sentAt: number;
   reply?: Body;
   repliedAt?: number;
+  onReply?: (reply: Body) => void;
 }
 
 export interface KvNetOptions {
@@ -223,13 +224,14 @@ export class KvNet {
     if (call && !call.reply) {
       call.reply = msg.body;
       call.repliedAt = this.clock;
+      call.onReply?.(msg.body);
     }
   }
 
   /** A client sends a request to a node; the returned call gets its reply when it arrives. */
-  request(node: NodeId, body: Omit<Body, 'msg_id'>, client = 'c1'): ClientCall {
+  request(node: NodeId, body: Omit<Body, 'msg_id'>, client = 'c1', onReply?: (reply: Body) => void): ClientCall {
     const msgId = this.nextClientMsg++;
-    const call: ClientCall = { node, body: { ...body, msg_id: msgId } as Body, sentAt: this.clock };
+    const call: ClientCall = { node, body: { ...body, msg_id: msgId } as Body, sentAt: this.clock, ...(onReply ? { onReply } : {}) };
     this.calls.set(`${client}:${msgId}`, call);
     this.transmit({ src: client, dest: node, body: call.body });
     return call;

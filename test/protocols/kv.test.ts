@@ -97,20 +97,23 @@ describe('kv replication (kv-net)', () => {
     expect(net.ask('2', { type: 'kv.get', key })).toMatchObject({ value: 'kept', version: put.version });
   });
 
-  it('loses a write whose onDurable had not fired only if it was never acknowledged', () => {
-    const net = new KvNet(['1', '2', '3'], () => [kv({ antiEntropyIntervalMs: 60_000, hintIntervalMs: 60_000 })], { diskDelayMs: 50 });
-    const key = keyOn(net, ['1', '2', '3']);
+  it('acknowledges only durable writes: a crash before the disk write loses only an unacknowledged write', () => {
+    const net = new KvNet(['1', '2', '3', '4'], () => [kv({ antiEntropyIntervalMs: 60_000, hintIntervalMs: 60_000 })], { diskDelayMs: 300 });
+    const key = keyOn(net, ['2', '3', '4']);
     const call = net.request('1', { type: 'kv.put', key, value: 'volatile' });
-    // Run until every replica holds it in memory; with a 50 ms disk none has it on disk yet.
-    const held = net.runUntil(() => ['1', '2', '3'].every((id) => store(net, id).record(key)?.value === 'volatile'), 1000);
+    // Every replica holds the value in memory, and there was time to answer — but no disk write finished.
+    const held = net.runUntil(() => ['2', '3', '4'].every((id) => store(net, id).record(key)?.value === 'volatile'), 2000);
     expect(held).toBe(true);
+    net.run(100);
     expect(call.reply).toBeUndefined();
     expect(net.eventsOf('key.written')).toEqual([]);
-    for (const id of ['1', '2', '3']) net.crash(id);
-    for (const id of ['1', '2', '3']) net.restart(id);
-    net.run(2000);
-    expect(call.reply).toBeUndefined(); // the client never heard OK...
-    for (const id of ['1', '2', '3']) expect(store(net, id).record(key)).toBeUndefined(); // ...and the write is gone
+    for (const id of ['2', '3', '4']) net.crash(id);
+    for (const id of ['2', '3', '4']) net.restart(id);
+    net.runUntil(() => call.reply !== undefined, 5000);
+    // The client is told the write may or may not have happened; in fact it is gone.
+    expect(call.reply).toMatchObject({ type: 'error', error: 'quorum not met', definite: false });
+    for (const id of ['2', '3', '4']) expect(store(net, id).record(key)).toBeUndefined();
+    expect(net.ask('1', { type: 'kv.get', key })).toMatchObject({ type: 'error', code: ErrorCode.KeyDoesNotExist });
   });
 
   it('the minority side of a partition cannot write and says quorum not met, with needed/got/replicas', () => {
@@ -159,6 +162,28 @@ describe('kv replication (kv-net)', () => {
     net.run(100);
     expect(store(net, '3').record(key)?.value).toBe('new');
     expect(net.eventsOf('kv.read_repair')).toEqual([expect.objectContaining({ key, replicas: ['3'], version: put.version })]);
+  });
+
+  it('linearizable reads write back what they return, so a later read never sees older; quorum reads can', () => {
+    const seen: Record<string, unknown[]> = {};
+    for (const mode of ['quorum', 'linearizable'] as const) {
+      const net = cluster(3, { mode, antiEntropyIntervalMs: 60_000, hintIntervalMs: 60_000 });
+      const key = keyOn(net, ['1', '2', '3']);
+      expect(net.ask('2', { type: 'kv.put', key, value: 'old', w: 3 })).toMatchObject({ type: 'kv.put_ok' });
+      // A write that reaches only node 1 (its coordinator): indefinite.
+      net.drop = (m) => m.body.type === 'kv.replica_put' && m.src === '1';
+      expect(net.ask('1', { type: 'kv.put', key, value: 'new' })).toMatchObject({ type: 'error', code: ErrorCode.Timeout, got: 1 });
+      // Read 1 hears from nodes 1 and 2 and returns 'new'; its repair or write-back cannot reach node 2.
+      net.drop = (m) => (m.body.type === 'kv.replica_get' && m.dest === '3') || (m.body.type === 'kv.replica_put' && m.dest === '2');
+      const first = net.ask('1', { type: 'kv.get', key });
+      expect(first).toMatchObject({ type: 'kv.get_ok', value: 'new' });
+      // Read 2, strictly later, from the other side: nodes 2 and 3.
+      net.partition(['1'], ['2', '3']);
+      const second = net.ask('2', { type: 'kv.get', key });
+      seen[mode] = [first.value, second.value];
+    }
+    expect(seen.quorum).toEqual(['new', 'old']); // not linearizable: the value went back in time
+    expect(seen.linearizable).toEqual(['new', 'new']);
   });
 
   it('resolves concurrent writes deterministically (last writer wins) and reports the loser', () => {
