@@ -86,7 +86,7 @@
  * moving quorums safely needs a reconfiguration protocol.)
  *
  * Client operations (from any id that is not a member):
- *   {type:'kv.put', key, value, w?}      → {type:'kv.put_ok', key, value, version, acks, replicas, hinted, conflicts?}
+ *   {type:'kv.put', key, value, w?, context?} → {type:'kv.put_ok', key, value, version, acks, replicas, hinted, conflicts?}
  *   {type:'kv.get', key, r?}             → {type:'kv.get_ok', key, value, version, from, replicas}  or error 20
  *   {type:'kv.delete', key, w?}          → {type:'kv.delete_ok', key, version, acks, replicas, hinted}
  */
@@ -98,6 +98,7 @@ import { newest, quorumConfigProblem, quorumState, staleReplicas, type ReplicaRe
 import { ConsistentHashRing } from './sharding.js';
 import {
   compareVersions,
+  maxVersion,
   nextVersion,
   observe,
   resolve,
@@ -224,6 +225,7 @@ export class Kv implements Protocol {
 
   private ring!: ConsistentHashRing;
   private ringOf = '';
+  private lastMembers: readonly NodeId[] | undefined;
   private clock: HlcClock = ZERO_CLOCK;
   /** Versions with wall <= this are covered by a durable ceiling. */
   private durableCeiling = 0;
@@ -304,7 +306,11 @@ export class Kv implements Protocol {
   private clientWrite(body: Body, respond: Respond): void {
     const isDelete = body.type === 'kv.delete';
     const key = body.key;
-    const bad = badKey(key) ?? (isDelete || 'value' in body ? undefined : 'put needs a value') ?? this.badCount(body.w, 'w');
+    const bad =
+      badKey(key) ??
+      (isDelete || 'value' in body ? undefined : 'put needs a value') ??
+      (body.context === undefined || isVersion(body.context) ? undefined : 'context must be a version {wall, logical, node}') ??
+      this.badCount(body.w, 'w');
     if (bad) return respond(errorBody(ErrorCode.MalformedRequest, bad));
     const w = (body.w as number | undefined) ?? this.config.w;
     if (this.config.mode === 'linearizable' && this.config.r + w <= this.config.n) {
@@ -328,8 +334,11 @@ export class Kv implements Protocol {
       });
 
     if (this.config.mode === 'quorum') {
-      // A blind write: ordered after whatever this node itself knows of the key.
-      write(this.record(key as string)?.version ?? ZERO_VERSION);
+      // No read first: the write replaces what the client says it read
+      // (`context`, the version of an earlier get) or what this node itself
+      // holds, whichever is newer. Anything newer it overwrites is reported.
+      const local = this.record(key as string)?.version ?? ZERO_VERSION;
+      write(isVersion(body.context) ? maxVersion(local, body.context) : local);
       return;
     }
     // ABD, phase 1: learn the highest version a read quorum holds.
@@ -442,7 +451,7 @@ export class Kv implements Protocol {
       onDone(false, progress);
       return progress;
     }
-    const fallbacks = this.fallbacks(key);
+    let fallbacks: NodeId[] | undefined;
     const sloppy = this.config.sloppy && this.config.mode === 'quorum';
     let failures = 0;
     let settled = false;
@@ -459,6 +468,7 @@ export class Kv implements Protocol {
       if (conflict && !progress.conflicts.some((c) => compareVersions(c.version, conflict.version) === 0)) progress.conflicts.push(conflict);
     };
     const hintOnFallback = (owner: NodeId) => {
+      fallbacks ??= this.fallbacks(key);
       const holder = fallbacks.shift();
       if (holder === undefined) return;
       this.call(holder, { type: 'kv.replica_put', key, record, cause: 'write', hint_for: owner }, (reply) => {
@@ -631,6 +641,8 @@ export class Kv implements Protocol {
   /** Rebuilds the ring when the member list changed since it was built. */
   private syncMembership(): void {
     const members = this.env.members();
+    if (members === this.lastMembers) return;
+    this.lastMembers = members;
     const signature = members.join('\u0000');
     if (signature === this.ringOf) return;
     const first = this.ringOf === '';
@@ -639,9 +651,9 @@ export class Kv implements Protocol {
     if (!first) this.env.emit({ type: 'kv.ring_changed', members: [...members] });
   }
 
-  /** The nodes after the preference list, clockwise: where hints go. */
+  /** The next nodes after the preference list, clockwise: where hints go (up to N of them). */
   private fallbacks(key: string): NodeId[] {
-    return this.ring.preferenceList(key, this.env.members().length).slice(this.config.n);
+    return this.ring.preferenceList(key, 2 * this.config.n).slice(this.config.n);
   }
 
   // -------------------------------------------------------- hinted handoff
@@ -785,9 +797,14 @@ function badKey(key: unknown): string | undefined {
   return typeof key === 'string' && key.length > 0 ? undefined : 'key must be a non-empty string';
 }
 
+function isVersion(v: unknown): v is Version {
+  const x = v as Version | null;
+  return typeof x === 'object' && x !== null && Number.isFinite(x.wall) && Number.isFinite(x.logical) && typeof x.node === 'string';
+}
+
 function isRecord(record: unknown): record is KvRecord {
   const r = record as KvRecord | null;
-  return typeof r === 'object' && r !== null && typeof r.version === 'object' && r.version !== null && typeof r.version.wall === 'number' && 'value' in r;
+  return typeof r === 'object' && r !== null && isVersion(r.version) && isVersion(r.seen) && 'value' in r;
 }
 
 /**

@@ -20,7 +20,6 @@ function keyOn(net: KvNet, replicas: string[]): string {
   }
   throw new Error(`no key with replicas ${replicas}`);
 }
-const versionOf = (net: KvNet, node: string, key: string): Version | undefined => store(net, node).record(key)?.version;
 
 describe('kv on one node (ManualHost)', () => {
   it('answers malformed client requests with a definite error 12', () => {
@@ -205,6 +204,22 @@ describe('kv replication (kv-net)', () => {
       expect(conflicts.length).toBeGreaterThan(0);
       for (const c of conflicts) expect((c.loser as { value: string }).value).not.toBe(winner);
     }
+  });
+
+  it('a write that names the version it read (context) replaces it without a conflict; a blind overwrite is reported', () => {
+    const net = cluster(4);
+    const key = keyOn(net, ['2', '3', '4']);
+    const first = net.ask('1', { type: 'kv.put', key, value: 'a' });
+    const read = net.ask('1', { type: 'kv.get', key });
+    const informed = net.ask('1', { type: 'kv.put', key, value: 'b', context: read.version });
+    expect(informed).toMatchObject({ type: 'kv.put_ok' });
+    expect(informed.conflicts).toBeUndefined();
+    expect(net.eventsOf('kv.conflict')).toEqual([]);
+    const blind = net.ask('1', { type: 'kv.put', key, value: 'c' });
+    expect(blind.conflicts).toEqual([expect.objectContaining({ value: 'b', version: informed.version })]);
+    expect(net.eventsOf('kv.conflict').length).toBeGreaterThan(0);
+    expect(compareVersions(informed.version as Version, first.version as Version)).toBe(1);
+    expect(net.ask('1', { type: 'kv.put', key, value: 'd', context: 'yesterday' })).toMatchObject({ type: 'error', code: ErrorCode.MalformedRequest });
   });
 
   it('hinted handoff: a write for a down replica is held by the next node and delivered when it returns', () => {
