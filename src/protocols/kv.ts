@@ -134,7 +134,11 @@ export interface KvConfig {
   digestBuckets: number;
   /** Virtual nodes per member on the ring. */
   vnodes: number;
-  /** How far ahead of the versions it issues a node persists its clock ceiling. */
+  /**
+   * How far ahead of the versions it issues a node persists its clock
+   * ceiling. After a restart the node issues no version until its clock has
+   * passed the old ceiling, so writes it coordinates wait at most this long.
+   */
   clockLeaseMs: number;
 }
 
@@ -150,7 +154,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = {
   hintIntervalMs: 500,
   digestBuckets: 64,
   vnodes: 64,
-  clockLeaseMs: 1000,
+  clockLeaseMs: 500,
 };
 
 /** What a replica stores for a key: the value, its version, and whether it is a deletion. */
@@ -623,10 +627,14 @@ export class Kv implements Protocol {
     }
     const { clock, version } = nextVersion(this.clock, now, this.env.id, seen);
     this.clock = clock;
+    // Keep the ceiling a lease ahead, raising it in the background before
+    // it is reached, so that writes seldom wait for it.
+    if (version.wall + this.config.clockLeaseMs / 2 > this.raisingTo) this.raiseCeiling(version.wall + this.config.clockLeaseMs);
     if (version.wall <= this.durableCeiling) return then(version);
     this.waitingForCeiling.push({ wall: version.wall, go: () => then(version) });
-    if (this.raisingTo >= version.wall) return;
-    const target = version.wall + this.config.clockLeaseMs;
+  }
+
+  private raiseCeiling(target: number): void {
     this.raisingTo = target;
     this.env.storage.put(CLOCK_KEY, target, () => {
       this.durableCeiling = Math.max(this.durableCeiling, target);
