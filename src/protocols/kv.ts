@@ -95,7 +95,7 @@ import { ErrorCode, errorBody, isError, type Body, type Envelope, type NodeId } 
 import type { Env, Protocol, ProtocolFactory, TimerId } from './env.js';
 import { differingBuckets, digest, bucketOf, type KeyVersion } from './kv-antientropy.js';
 import { newest, quorumConfigProblem, quorumState, staleReplicas, type ReplicaReply } from './quorum.js';
-import { ConsistentHashRing } from './sharding.js';
+import { ConsistentHashRing, DEFAULT_RING_CONFIG } from './sharding.js';
 import {
   compareVersions,
   maxVersion,
@@ -132,7 +132,7 @@ export interface KvConfig {
   hintIntervalMs: number;
   /** Buckets of the anti-entropy digest. */
   digestBuckets: number;
-  /** Virtual nodes per member on the ring. */
+  /** Virtual nodes per member on the ring (the sharding default, so `distlab shard which` agrees). */
   vnodes: number;
   /**
    * How far ahead of the versions it issues a node persists its clock
@@ -153,7 +153,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = {
   antiEntropyIntervalMs: 1000,
   hintIntervalMs: 500,
   digestBuckets: 64,
-  vnodes: 64,
+  vnodes: DEFAULT_RING_CONFIG.vnodes,
   clockLeaseMs: 500,
 };
 

@@ -29,6 +29,7 @@ const NODES = ['1', '2', '3', '4'];
 /** One key: every client contends for it. */
 const KEYS = ['x'];
 const CLIENT_TIMEOUT_MS = 1500;
+const SEEDS = 50;
 
 /**
  * Runs a workload of puts and gets from 4 clients while faults strike, then
@@ -186,10 +187,10 @@ describe('kv under crashes and partitions', () => {
     expect(violations).toBeGreaterThan(0);
   });
 
-  it('linearizable mode: every history over 30 seeds is linearizable', () => {
+  it(`linearizable mode: every history over ${SEEDS} seeds is linearizable`, () => {
     let okReads = 0;
     let okWrites = 0;
-    for (let seed = 1; seed <= 30; seed++) {
+    for (let seed = 1; seed <= SEEDS; seed++) {
       const { history } = chaosRun(seed, { mode: 'linearizable' });
       for (const [key, ops] of byKey(history)) {
         expect(linearizable(relevant(ops)), `seed ${seed}, key ${key}`).toBe(true);
@@ -202,9 +203,9 @@ describe('kv under crashes and partitions', () => {
     expect(okWrites).toBeGreaterThan(100);
   });
 
-  it('quorum mode: no acknowledged write is lost across crashes, restarts and partitions (30 seeds)', () => {
+  it(`quorum mode: no acknowledged write is lost across crashes, restarts and partitions (${SEEDS} seeds)`, () => {
     let acked = 0;
-    for (let seed = 1; seed <= 30; seed++) {
+    for (let seed = 1; seed <= SEEDS; seed++) {
       const { net, history } = chaosRun(seed, { mode: 'quorum' });
       for (const key of KEYS) {
         const puts = history.filter((o) => o.key === key && o.f === 'put' && o.status === 'ok');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isDefinite } from '../../src/protocols/envelope.js';
 import { DEFAULT_KV_CONFIG, Kv, kv, type KvConfig, type KvRecord } from '../../src/protocols/kv.js';
+import { partitioner } from '../../src/protocols/sharding.js';
 import { compareVersions, type Version } from '../../src/protocols/versions.js';
 import { KvNet } from '../helpers/kv-net.js';
 import { ManualHost } from '../helpers/manual-host.js';
@@ -69,6 +70,12 @@ describe('kv on one node (ManualHost)', () => {
 });
 
 describe('kv replication (kv-net)', () => {
+  it('places keys exactly as the sharding module does (so `distlab shard which` agrees)', () => {
+    const net = cluster(5);
+    const ring = partitioner('consistent', ['1', '2', '3', '4', '5']);
+    for (let i = 0; i < 50; i++) expect(store(net, '4').preferenceList(`user_${i}`)).toEqual(ring.preferenceList(`user_${i}`, 3));
+  });
+
   it('writes to the preference list and reads back, listing the acknowledging replicas', () => {
     const net = cluster(4);
     const key = keyOn(net, ['2', '3', '4']);
