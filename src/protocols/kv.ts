@@ -241,6 +241,8 @@ export class Kv implements Protocol {
   /** Keys (hints and handoffs) with a delivery in flight, so a round does not send them twice. */
   private delivering = new Set<string>();
   private lastAntiEntropy: KvStatus['lastAntiEntropy'] = null;
+  /** Per key with writes not yet durable: how many, and the newest record known to be on disk. */
+  private unsynced = new Map<string, { writes: number; durable: KvRecord | undefined }>();
 
   constructor(
     private readonly env: Env,
@@ -591,7 +593,12 @@ export class Kv implements Protocol {
       conflict = { value: loser.value, version: loser.version, ...(loser.tombstone ? { tombstone: true as const } : {}) };
       this.env.emit({ type: 'kv.conflict', key, winner: winner.version, loser: conflict });
     }
+    const sync = this.unsynced.get(key) ?? { writes: 0, durable: current };
+    sync.writes++;
+    this.unsynced.set(key, sync);
     this.env.storage.put(DATA + key, winner, () => {
+      if (!sync.durable || compareVersions(winner.version, sync.durable.version) > 0) sync.durable = winner;
+      if (--sync.writes === 0) this.unsynced.delete(key);
       if (changed) {
         this.env.emit({ type: 'key.written', key, version: winner.version, cause });
         if (cause === 'anti_entropy' || cause === 'handoff' || cause === 'hint') {
@@ -602,9 +609,19 @@ export class Kv implements Protocol {
     });
   }
 
+  /**
+   * A replica answers a read only with durable data: a value still on its
+   * way to the disk could vanish in a crash after a reader has seen it (and
+   * in linearizable mode, a read that finds W replicas holding a value skips
+   * the write-back). While a key has writes in flight, a read gets the
+   * newest record of it known to be on disk.
+   */
   private onReplicaGet(body: Body, respond: Respond): void {
-    if (badKey(body.key)) return respond(errorBody(ErrorCode.MalformedRequest, 'replica_get needs a key'));
-    respond({ type: 'kv.replica_get_ok', key: body.key, record: this.record(body.key as string) ?? null });
+    const key = body.key;
+    if (badKey(key)) return respond(errorBody(ErrorCode.MalformedRequest, 'replica_get needs a key'));
+    const sync = this.unsynced.get(key as string);
+    const record = sync ? sync.durable : this.record(key as string);
+    respond({ type: 'kv.replica_get_ok', key, record: record ?? null });
   }
 
   // ------------------------------------------------------------------ clock

@@ -29,7 +29,7 @@ const NODES = ['1', '2', '3', '4'];
 /** One key: every client contends for it. */
 const KEYS = ['x'];
 const CLIENT_TIMEOUT_MS = 1500;
-const SEEDS = 50;
+const SEEDS = 100;
 
 /**
  * Runs a workload of puts and gets from 4 clients while faults strike, then

@@ -48,6 +48,24 @@ describe('kv on one node (ManualHost)', () => {
     expect(host.storage.get<KvRecord>('kv/d/a')).toMatchObject({ value: 'x' });
   });
 
+  it('serves replica reads only from durable data', () => {
+    const host = ManualHost.start('1', ['1'], [kv({ n: 1, r: 1, w: 1 })]);
+    host.advance(1);
+    host.deliver('c', { type: 'kv.put', key: 'a', value: 'on-disk', msg_id: 1 });
+    host.advance(0);
+    const old = host.takeSent()[0]!.body.version as Version;
+    const newer = { wall: old.wall + 5, logical: 0, node: '2' };
+    host.deliver('2', { type: 'kv.replica_put', key: 'a', record: { value: 'in-flight', version: newer, seen: old }, cause: 'write', msg_id: 7 });
+    host.deliver('2', { type: 'kv.replica_get', key: 'a', msg_id: 8 });
+    expect(host.takeSent().map((m) => m.body)).toEqual([{ type: 'kv.replica_get_ok', key: 'a', record: expect.objectContaining({ value: 'on-disk', version: old }), in_reply_to: 8 }]);
+    host.advance(0); // the disk write completes: acknowledged, and now readable
+    host.deliver('2', { type: 'kv.replica_get', key: 'a', msg_id: 9 });
+    expect(host.takeSent().map((m) => m.body)).toEqual([
+      { type: 'kv.replica_put_ok', key: 'a', version: newer, in_reply_to: 7 },
+      { type: 'kv.replica_get_ok', key: 'a', record: expect.objectContaining({ value: 'in-flight', version: newer }), in_reply_to: 9 },
+    ]);
+  });
+
   it('reports status counts of keys, tombstones and hints', () => {
     const host = ManualHost.start('1', ['1'], [kv({ n: 1, r: 1, w: 1 })]);
     host.advance(1);
