@@ -840,7 +840,7 @@ function isRecord(record: unknown): record is KvRecord {
 function quorumNotMet(replicas: NodeId[], needed: number, got: number, definite: boolean, phase?: string): Body {
   const code = definite ? ErrorCode.TemporarilyUnavailable : ErrorCode.Timeout;
   const text = definite
-    ? `quorum not met: ${got} of ${needed} replicas answered${phase ? ` in the ${phase}` : ''}; nothing was written`
+    ? `quorum not met: ${got} of ${needed} replicas answered${phase ? ` in the ${phase}` : ''}; the operation did not take effect`
     : `quorum not met: ${got} of ${needed} replicas acknowledged; the write may still have been applied`;
   return errorBody(code, text, { error: 'quorum not met', needed, got, replicas, definite });
 }
