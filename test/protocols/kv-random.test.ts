@@ -35,7 +35,7 @@ const SEEDS = 100;
  * Runs a workload of puts and gets from 4 clients while faults strike, then
  * heals everything and lets the cluster settle. Returns the history.
  */
-function chaosRun(seed: number, config: Partial<KvConfig>, durationMs = 3000) {
+function chaosRun(seed: number, config: Partial<KvConfig>, options: { membership?: boolean } = {}, durationMs = 3000) {
   const net = new KvNet(NODES, () => [kv({ antiEntropyIntervalMs: 400, hintIntervalMs: 300, ...config })], { seed, latencyMs: [1, 30], diskDelayMs: 40 });
   const rng = mulberry32(seed * 7919 + 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
@@ -63,7 +63,7 @@ function chaosRun(seed: number, config: Partial<KvConfig>, durationMs = 3000) {
         net.schedule(1 + Math.floor(rng() * 20), null, next);
       };
       const body = isPut ? { type: 'kv.put', key, value: op.value } : { type: 'kv.get', key };
-      net.request(pick(NODES), body, client, (reply) => {
+      net.request(pick(net.members), body, client, (reply) => {
         if (reply.type === 'kv.put_ok' || reply.type === 'kv.get_ok') return settle('ok', reply);
         if (reply.type === 'error' && reply.code === ErrorCode.KeyDoesNotExist && op.f === 'get') return settle('ok', reply);
         settle(reply.type === 'error' && isDefinite(reply.code as number) ? 'fail' : 'info', reply);
@@ -77,19 +77,20 @@ function chaosRun(seed: number, config: Partial<KvConfig>, durationMs = 3000) {
   const chaos = () => {
     if (stopped) return;
     const action = rng();
-    const up = NODES.filter((n) => net.isUp(n));
-    const down = NODES.filter((n) => !net.isUp(n));
+    const all = [...net.nodes.keys()];
+    const up = all.filter((n) => net.isUp(n));
+    const down = all.filter((n) => !net.isUp(n));
     if (action < 0.15 && up.length > 1) net.crash(pick(up));
     else if (action < 0.3) {
       // A correlated failure (a power cut): two nodes, or now and then all of them, then back soon.
-      const victims = [...up].sort(() => rng() - 0.5).slice(0, action < 0.2 ? NODES.length : 2);
+      const victims = [...up].sort(() => rng() - 0.5).slice(0, action < 0.2 ? all.length : 2);
       for (const v of victims) net.crash(v);
       net.schedule(50 + Math.floor(rng() * 200), null, () => victims.forEach((v) => net.restart(v)));
     }
     else if (action < 0.6 && down.length > 0) net.restart(pick(down));
     else if (action < 0.8) {
-      const shuffled = [...NODES].sort(() => rng() - 0.5);
-      const cut = 1 + Math.floor(rng() * (NODES.length - 1));
+      const shuffled = [...all].sort(() => rng() - 0.5);
+      const cut = 1 + Math.floor(rng() * (all.length - 1));
       net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
     } else if (action < 0.9) net.heal();
     else {
@@ -101,10 +102,21 @@ function chaosRun(seed: number, config: Partial<KvConfig>, durationMs = 3000) {
 
   for (const c of ['c1', 'c2', 'c3', 'c4']) runClient(c);
   net.schedule(50, null, chaos);
+  if (options.membership) {
+    // A node joins a third of the way in; one of the others leaves (stays up, hands its keys off) at two thirds.
+    net.schedule(durationMs / 3, null, () => {
+      net.add('5');
+      net.members = [...NODES, '5'];
+    });
+    net.schedule((2 * durationMs) / 3, null, () => {
+      const leaver = pick(NODES);
+      net.members = net.members.filter((m) => m !== leaver);
+    });
+  }
   net.run(durationMs);
   stopped = true;
   net.heal();
-  for (const n of NODES) net.restart(n);
+  for (const n of net.nodes.keys()) net.restart(n);
   net.run(CLIENT_TIMEOUT_MS + 4000); // pending requests end; anti-entropy and hints settle
   return { net, history };
 }
@@ -203,17 +215,20 @@ describe('kv under crashes and partitions', () => {
     expect(okWrites).toBeGreaterThan(100);
   });
 
-  it(`quorum mode: no acknowledged write is lost across crashes, restarts and partitions (${SEEDS} seeds)`, () => {
+  it.each([
+    ['', false],
+    [', while a node joins and another leaves', true],
+  ])(`quorum mode: no acknowledged write is lost across crashes, restarts and partitions%s (${SEEDS} seeds)`, (_, membership) => {
     let acked = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const { net, history } = chaosRun(seed, { mode: 'quorum' });
+      const { net, history } = chaosRun(seed, { mode: 'quorum' }, { membership });
       for (const key of KEYS) {
         const puts = history.filter((o) => o.key === key && o.f === 'put' && o.status === 'ok');
         acked += puts.length;
         if (puts.length === 0) continue;
         const newestAcked = puts.reduce((a, b) => (compareVersions(a.version!, b.version!) >= 0 ? a : b));
         // Every replica of the key, after healing, holds the newest acknowledged write or a newer one.
-        const replicas = net.node('1').protocol<Kv>('kv')!.preferenceList(key);
+        const replicas = net.node(net.members[0]!).protocol<Kv>('kv')!.preferenceList(key);
         for (const node of replicas) {
           const record = net.node(node).protocol<Kv>('kv')!.record(key);
           expect(record, `seed ${seed}: ${key} missing on ${node}`).toBeDefined();
@@ -221,8 +236,14 @@ describe('kv under crashes and partitions', () => {
           const writer = history.find((o) => o.f === 'put' && o.key === key && o.value === record!.value);
           expect(writer, `seed ${seed}: ${key} on ${node} holds a value nobody wrote`).toBeDefined();
         }
-        const final = net.ask('2', { type: 'kv.get', key });
+        const final = net.ask(net.members[0]!, { type: 'kv.get', key });
         expect(final.value, `seed ${seed}: final read of ${key}`).toBe(net.node(replicas[0]!).protocol<Kv>('kv')!.record(key)!.value);
+      }
+      // A node that left the cluster handed every key it held to the new owners.
+      for (const id of net.nodes.keys()) {
+        if (net.members.includes(id)) continue;
+        const status = net.node(id).protocol<Kv>('kv')!.status();
+        expect(status.keys + status.tombstones, `seed ${seed}: node ${id} left but still holds keys`).toBe(0);
       }
     }
     expect(acked).toBeGreaterThan(100);
