@@ -39,6 +39,12 @@
  * and whether the loser was a concurrent write that nobody read — a lost
  * update the store reports in an event and in its answer, instead of
  * dropping it without a word.
+ *
+ * One caution: a node whose clock runs far ahead drags every version it
+ * touches forward, and its writes win every conflict meanwhile. Real systems
+ * bound the clock offset they accept (CockroachDB's max-offset); a store
+ * using these functions should refuse, or at least report, versions far
+ * ahead of its own clock (compare `version.wall` with `env.now()`).
  */
 
 import { compareIds, type NodeId } from './envelope.js';
