@@ -140,6 +140,8 @@ export interface KvConfig {
    * passed the old ceiling, so writes it coordinates wait at most this long.
    */
   clockLeaseMs: number;
+  /** A version this far ahead of the local clock is reported (`kv.clock_ahead`): its node's clock runs fast. */
+  maxClockOffsetMs: number;
 }
 
 export const DEFAULT_KV_CONFIG: KvConfig = {
@@ -155,6 +157,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = {
   digestBuckets: 64,
   vnodes: DEFAULT_RING_CONFIG.vnodes,
   clockLeaseMs: 500,
+  maxClockOffsetMs: 500,
 };
 
 /** What a replica stores for a key: the value, its version, and whether it is a deletion. */
@@ -560,6 +563,10 @@ export class Kv implements Protocol {
   private onReplicaPut(src: NodeId, body: ReplicaPutBody, respond: Respond): void {
     const { key, record, cause, hint_for: owner } = body;
     if (badKey(key) || !isRecord(record)) return respond(errorBody(ErrorCode.MalformedRequest, 'replica_put needs a key and a record'));
+    // A version from far in our future means its issuer's clock runs fast:
+    // it would win every conflict and drag our clock along. Say so.
+    const ahead = record.version.wall - this.env.now();
+    if (ahead > this.config.maxClockOffsetMs) this.env.emit({ type: 'kv.clock_ahead', key, from: src, version: record.version, ahead_ms: ahead });
     this.observeVersion(record.version);
     if (owner !== undefined && owner !== this.env.id) {
       // Held for someone else: a hint, kept apart from this node's own data.

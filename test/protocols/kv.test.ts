@@ -66,6 +66,16 @@ describe('kv on one node (ManualHost)', () => {
     ]);
   });
 
+  it('reports a version from a clock running far ahead', () => {
+    const host = ManualHost.start('1', ['1', '2'], [kv({ n: 2, r: 1, w: 1, maxClockOffsetMs: 100 })]);
+    host.advance(1000);
+    const put = (wall: number, id: number) =>
+      host.deliver('2', { type: 'kv.replica_put', key: 'a', record: { value: wall, version: { wall, logical: 0, node: '2' }, seen: { wall: 0, logical: 0, node: '' } }, cause: 'write', msg_id: id });
+    put(1050, 1);
+    put(5000, 2);
+    expect(host.events.filter((e) => e.type === 'kv.clock_ahead')).toEqual([{ type: 'kv.clock_ahead', key: 'a', from: '2', version: { wall: 5000, logical: 0, node: '2' }, ahead_ms: 4000 }]);
+  });
+
   it('reports status counts of keys, tombstones and hints', () => {
     const host = ManualHost.start('1', ['1'], [kv({ n: 1, r: 1, w: 1 })]);
     host.advance(1);
