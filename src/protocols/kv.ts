@@ -30,7 +30,9 @@
  * Durability. A replica acknowledges a write only from inside the storage's
  * `onDurable` callback, so an acknowledgement means "on disk", and the
  * coordinator answers OK only after W of them. A node killed and restarted
- * finds every write it acknowledged.
+ * finds every write it acknowledged. For the same reason a replica answers
+ * reads only with data already on disk: a reader must never see a value
+ * that a crash can still erase.
  *
  * Definite or indefinite failure — the part the checkers depend on.
  * - A read that cannot reach R replicas fails with code 11 (definite): a
@@ -38,7 +40,8 @@
  *   a value that some write already put on a replica).
  * - A write fails with code 11 (definite) only when the coordinator is sure
  *   no replica can have applied it: it never sent the value to anyone (too
- *   few replicas exist, or, in linearizable mode, the first phase failed).
+ *   few replicas exist, the node was still waiting for its clock after a
+ *   restart, or, in linearizable mode, the first phase failed).
  * - Once the value has been sent to any replica, a failed write is
  *   INDEFINITE (code 0): a replica that did not answer may have stored it
  *   (its answer may be what got lost), and even one copy is enough for read
@@ -88,7 +91,8 @@
  * Client operations (from any id that is not a member):
  *   {type:'kv.put', key, value, w?, context?} → {type:'kv.put_ok', key, value, version, acks, replicas, hinted, conflicts?}
  *   {type:'kv.get', key, r?}             → {type:'kv.get_ok', key, value, version, from, replicas}  or error 20
- *   {type:'kv.delete', key, w?}          → {type:'kv.delete_ok', key, version, acks, replicas, hinted}
+ *   {type:'kv.delete', key, w?, context?} → {type:'kv.delete_ok', key, version, acks, replicas, hinted}
+ * (docs/kv.md lists every field, error, message and event.)
  */
 
 import { ErrorCode, errorBody, isError, type Body, type Envelope, type NodeId } from './envelope.js';
