@@ -8,6 +8,7 @@ import * as check from './check.js';
 import * as load from './load.js';
 import * as node from './node.js';
 import * as ping from './ping.js';
+import * as shard from './shard.js';
 import * as sim from './sim.js';
 import * as up from './up.js';
 
@@ -18,4 +19,5 @@ export const commandModules: Array<{ register(program: Command): void }> = [
   load,
   sim,
   check,
+  shard,
 ];
