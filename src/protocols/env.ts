@@ -25,7 +25,8 @@ export type TimerId = number;
  * storage (fsync on a live node; after a modelled disk delay in the
  * simulator). A protocol that promises durability acknowledges only from
  * inside `onDurable`. After a crash, a node keeps exactly the writes whose
- * `onDurable` had fired (and possibly some later ones).
+ * `onDurable` had fired (and possibly some later ones). Writes to one key
+ * become durable in the order they were made.
  */
 export interface Storage {
   get<T = unknown>(key: string): T | undefined;
