@@ -94,8 +94,14 @@ function strategyBlock(r: RebalanceReport, vnodes: number): string[] {
   return lines;
 }
 
-function spreadRow(label: string, when: string, s: LoadSpread): string {
-  return `${label.padEnd(12)}${when.padEnd(8)}${String(s.nodes).padStart(6)}${String(s.min).padStart(7)}${String(s.max).padStart(7)}${s.mean.toFixed(1).padStart(9)}${s.stddev.toFixed(1).padStart(9)}`;
+/** Right-aligned columns after a left-aligned first two, each as wide as its widest cell. */
+function columns(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+}
+
+function spreadRow(label: string, when: string, s: LoadSpread): string[] {
+  return [label, when, String(s.nodes), String(s.min), String(s.max), s.mean.toFixed(1), s.stddev.toFixed(1)];
 }
 
 function renderReport(reports: RebalanceReport[], vnodes: number): string {
@@ -105,8 +111,10 @@ function renderReport(reports: RebalanceReport[], vnodes: number): string {
     '',
     ...reports.flatMap((r) => strategyBlock(r, vnodes)),
     'Load per node (keys):',
-    `${'strategy'.padEnd(12)}${'when'.padEnd(8)}${'nodes'.padStart(6)}${'min'.padStart(7)}${'max'.padStart(7)}${'mean'.padStart(9)}${'stddev'.padStart(9)}`,
-    ...reports.flatMap((r) => [spreadRow(r.strategy, 'before', r.before), spreadRow('', 'after', r.after)]),
+    ...columns([
+      ['strategy', 'when', 'nodes', 'min', 'max', 'mean', 'stddev'],
+      ...reports.flatMap((r) => [spreadRow(r.strategy, 'before', r.before), spreadRow('', 'after', r.after)]),
+    ]),
   ];
   return lines.join('\n') + '\n';
 }
