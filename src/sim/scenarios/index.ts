@@ -6,8 +6,11 @@
  * `broadcastWorkloadScenario(broadcast())`.
  */
 import { broadcast } from '../../protocols/broadcast.js';
+import { broadcastAllScenario } from './broadcast-all.js';
+import { broadcastStructuredScenario } from './broadcast-structured.js';
 import { broadcastWorkloadScenario } from './broadcast-workload.js';
 import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
+import { ringScenario } from './ring.js';
 import type { Scenario } from './types.js';
 
 export { broadcastWorkloadScenario };
@@ -16,6 +19,9 @@ export const SCENARIOS: readonly Scenario[] = [
   gossipScenario,
   gossipConvergenceScenario,
   broadcastWorkloadScenario(broadcast()),
+  ringScenario,
+  broadcastAllScenario,
+  broadcastStructuredScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {
