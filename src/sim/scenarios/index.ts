@@ -9,7 +9,9 @@ import { broadcast } from '../../protocols/broadcast.js';
 import { broadcastAllScenario } from './broadcast-all.js';
 import { broadcastStructuredScenario } from './broadcast-structured.js';
 import { broadcastWorkloadScenario } from './broadcast-workload.js';
+import { electionScenario } from './election.js';
 import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
+import { membershipScenario } from './membership.js';
 import { ringScenario } from './ring.js';
 import type { Scenario } from './types.js';
 
@@ -22,6 +24,8 @@ export const SCENARIOS: readonly Scenario[] = [
   ringScenario,
   broadcastAllScenario,
   broadcastStructuredScenario,
+  electionScenario,
+  membershipScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {
