@@ -79,9 +79,20 @@ export function runMembership(options: ScenarioOptions): ScenarioResult {
   let faults: FaultLog | undefined;
   const deadAt = new Map<string, number[]>(); // `${observer}|${member}` -> times it declared member dead
   const falseDeaths: Array<{ by: NodeId; member: NodeId; at: number }> = [];
+  const view = new Map<string, string>(); // `${observer}|${member}` -> the observer's latest verdict
+  const watching = new Map<string, Set<NodeId>>(); // `${member}|${crashTime}` -> observers that held it alive or suspect then
   const onEvent = (e: StampedEvent): void => {
     options.onEvent?.(e);
     faults?.onEvent(e);
+    if (e.type === 'member.alive' || e.type === 'member.suspected' || e.type === 'member.dead') view.set(`${e.node}|${e.member as string}`, e.type);
+    if (e.type === 'sim.crashed') {
+      // Roster members start out alive without an event; joiners learn each member with one.
+      const holdsAlive = (o: NodeId): boolean => {
+        const v = view.get(`${o}|${e.node}`);
+        return v === undefined ? !options.join : v !== 'member.dead';
+      };
+      watching.set(`${e.node}|${e.time}`, new Set(ids.filter((o) => o !== e.node && holdsAlive(o))));
+    }
     if (e.type !== 'member.dead' || !world) return;
     const member = e.member as NodeId;
     const key = `${e.node}|${member}`;
@@ -127,7 +138,10 @@ export function runMembership(options: ScenarioOptions): ScenarioResult {
   for (const id of ids) {
     for (const [down, up] of faults.crashes(id)) {
       const end = Math.min(up, healedAt);
-      const observers = ids.filter((o) => o !== id && !faults.downDuring(o, down, Math.min(end, down + bound)));
+      // Observers: members that held it alive (or suspect) when it crashed — not those that had declared it
+      // dead already during a partition, nor joiners that had not heard of it — and stayed up.
+      const held = watching.get(`${id}|${down}`) ?? new Set<NodeId>();
+      const observers = ids.filter((o) => held.has(o) && !faults.downDuring(o, down, Math.min(end, down + bound)));
       const times = observers.map((o) => (deadAt.get(`${o}|${id}`) ?? []).find((t) => t >= down && t <= end));
       if (times.every((t) => t !== undefined)) {
         const ts = times as number[];
