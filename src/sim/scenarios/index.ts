@@ -12,6 +12,7 @@ import { broadcastWorkloadScenario } from './broadcast-workload.js';
 import { electionScenario } from './election.js';
 import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
 import { membershipScenario } from './membership.js';
+import { registryScenario } from './registry.js';
 import { ringScenario } from './ring.js';
 import type { Scenario } from './types.js';
 
@@ -26,6 +27,7 @@ export const SCENARIOS: readonly Scenario[] = [
   broadcastStructuredScenario,
   electionScenario,
   membershipScenario,
+  registryScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {
