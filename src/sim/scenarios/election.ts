@@ -12,8 +12,8 @@
  * verdict: every node (all are running and connected after healing) agrees
  * on one leader — the highest id for bully, the lowest for lowest — within
  * the stated bound. The leader changes in the announce interval after that
- * are counted: with `--loss`, a lost ping makes a lowest-id node pick the
- * next id for a round (the algorithm trusts one probe per round).
+ * are counted (with `--loss`, a lowest-id node whose pings to the leader
+ * all go unanswered picks the next id for a round).
  *
  * The protocol's defaults assume loopback round trips; when the one-way
  * latency ceiling exceeds a quarter of the ping timeout, every timeout is
@@ -49,17 +49,18 @@ export function electionConfigFor(algorithm: ElectionAlgorithm, latency: Latency
       announceIntervalMs: scale(d.announceIntervalMs),
       pingIntervalMs: scale(d.pingIntervalMs),
       pingTimeoutMs: scale(d.pingTimeoutMs),
+      pingAttempts: d.pingAttempts,
     },
   };
 }
 
 /**
  * How long after healing agreement may take: a lost leader is noticed within
- * two ping periods (one may be lost), then an election round, a wait for the
+ * two ping periods of every attempt (one may be lost), then an election round, a wait for the
  * coordinator, and an announcement interval for split leaders to meet.
  */
 export function electionBoundMs(c: ElectionConfig): number {
-  return 2 * (c.pingIntervalMs + c.pingTimeoutMs) + c.electionTimeoutMs + c.coordinatorTimeoutMs + c.announceIntervalMs;
+  return 2 * (c.pingIntervalMs + c.pingAttempts * c.pingTimeoutMs) + c.electionTimeoutMs + c.coordinatorTimeoutMs + c.announceIntervalMs;
 }
 
 export function parseAlgorithm(raw: string | undefined): ElectionAlgorithm {
