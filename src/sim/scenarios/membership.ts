@@ -152,7 +152,7 @@ export function runMembership(options: ScenarioOptions): ScenarioResult {
         measured++;
         allDetected.push(Math.max(...ts) - down);
         firstDetected.push(Math.min(...ts) - down);
-        if (Math.max(...ts) - down > bound) late.push(`node ${id} crashed at ${down} ms: all declared it dead after ${Math.max(...ts) - down} ms`);
+        if (Math.max(...ts) - down > bound) late.push(`node ${id} crashed at ${down} ms: all declared it dead after ${Math.round(Math.max(...ts) - down)} ms`);
       } else if (end - down >= bound) {
         late.push(`node ${id} crashed at ${down} ms, down ${end - down} ms: ${times.filter((t) => t === undefined).length} of ${observers.length} members never declared it dead`);
       } else {
@@ -180,7 +180,7 @@ export function runMembership(options: ScenarioOptions): ScenarioResult {
       detail:
         unexplained.length === 0
           ? `0 false deaths at loss ${loss}${cutOff.length > 0 ? `; ${cutOff.length} declarations of nodes cut off by a partition` : ''}`
-          : listSome(unexplained.map((f) => `${f.by} declared running ${f.member} dead at ${f.at} ms`)),
+          : listSome(unexplained.map((f) => `${f.by} declared running ${f.member} dead at ${Math.round(f.at)} ms`)),
     },
     {
       name: 'after healing, every node sees every node alive',

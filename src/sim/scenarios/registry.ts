@@ -101,7 +101,7 @@ export function runRegistry(options: ScenarioOptions): ScenarioResult {
       const at = deaths.find((d) => d.member === id && d.at >= down && d.at <= end)?.at;
       if (at !== undefined) {
         detected.push(at - down);
-        if (at - down > bound) late.push(`node ${id} crashed at ${down} ms, declared dead ${at - down} ms later`);
+        if (at - down > bound) late.push(`node ${id} crashed at ${down} ms, declared dead ${Math.round(at - down)} ms later`);
       } else if (end - down > bound) {
         late.push(`node ${id} crashed at ${down} ms, down ${end - down} ms, never declared dead`);
       } else censored++;
@@ -125,10 +125,12 @@ export function runRegistry(options: ScenarioOptions): ScenarioResult {
       ok: unexplained.length === 0 || loss > 0,
       detail:
         unexplained.length === 0
-          ? `${cutOff.length} expiries of running members, all cut off from the registry by a partition`
+          ? cutOff.length === 0
+            ? 'no running member expired'
+            : `${cutOff.length} running members expired, all while a partition cut them off from the registry`
           : loss > 0
             ? `${unexplained.length} running members expired after their heartbeats were lost at loss ${loss}; ${cutOff.length} cut off`
-            : `running members expired without loss or partition: ${listSome(unexplained.map((d) => `${d.member} at ${d.at} ms`))}`,
+            : `running members expired without loss or partition: ${listSome(unexplained.map((d) => `${d.member} at ${Math.round(d.at)} ms`))}`,
     },
     {
       name: 'after healing, the registry lists every node alive',

@@ -151,7 +151,7 @@ export function runRingRounds(scenario: string, names: RingNames, makeFactory: (
   for (const s of skips) {
     if (faults.downDuring(s.skipped, s.at - hopWindow, s.at)) skipsDown++;
     else if (faults.cutDuring(s.by, s.skipped, s.at - hopWindow, s.at)) skipsCut++;
-    else skipsRunning.push(`${s.by} skipped ${s.skipped} at ${s.at} ms`);
+    else skipsRunning.push(`${s.by} skipped ${s.skipped} at ${Math.round(s.at)} ms`);
   }
 
   const rtts = completed.flatMap((r) => (r.rtt === undefined ? [] : [r.rtt]));
@@ -195,7 +195,7 @@ export function runRingRounds(scenario: string, names: RingNames, makeFactory: (
       detail:
         finalsBack.length < n
           ? `${finalsBack.length}/${n} came back within ${roundTimeout} ms after healing at ${healedAt} ms`
-          : `${n} ${what}s, each back within ${roundTimeout} ms (slowest ${maxOf(finalsBack.map((r) => (r.completedAt as number) - r.startedAt))} ms), ` +
+          : `${n} ${what}s, each back within ${roundTimeout} ms (slowest ${Math.round(maxOf(finalsBack.map((r) => (r.completedAt as number) - r.startedAt)) ?? 0)} ms), ` +
             (finalSkips === 0 ? 'none skipped anyone' : `${finalSkips} skip(s) of running nodes${loss > 0 ? ` (every attempt lost at loss ${loss})` : ''}`),
     },
   ];
