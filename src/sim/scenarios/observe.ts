@@ -43,7 +43,6 @@ export class FaultLog {
     stepMs = 10,
   ) {
     for (let t = 0; t <= faultEndMs; t += stepMs) world.at(t, () => this.sample());
-    world.at(faultEndMs, () => this.sample());
   }
 
   /** Feed every event of the run through this (it reads `sim.crashed` / `sim.restarted`). */

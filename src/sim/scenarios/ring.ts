@@ -175,7 +175,7 @@ export function runRingRounds(scenario: string, names: RingNames, makeFactory: (
   const what = p === RING_NAMES.protocol ? 'round' : 'message';
   const verdicts: Verdict[] = [
     {
-      name: `every completed ${what} logged exactly once along its path`,
+      name: `every completed ${what} logged once along its path (per life of a node)`,
       ok: badLogs.length === 0,
       detail: badLogs.length === 0 ? `${completed.length} completed, each logged by every node it visited, once per life of the node; path + skipped = all ${n} nodes` : listSome(badLogs),
     },
