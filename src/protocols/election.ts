@@ -46,6 +46,8 @@ export interface ElectionConfig {
   pingIntervalMs: number;
   /** How long a ping may go unanswered before the peer counts as dead (ms). */
   pingTimeoutMs: number;
+  /** Lowest: pings to a silent peer within one probe round before it counts as gone (1 = no retry). */
+  pingAttempts: number;
 }
 
 export const DEFAULT_ELECTION_CONFIG: ElectionConfig = {
@@ -61,6 +63,9 @@ export const DEFAULT_ELECTION_CONFIG: ElectionConfig = {
   pingIntervalMs: 500,
   // ... and a bully re-election adds about electionTimeoutMs: ~1.1 s in all.
   pingTimeoutMs: 300,
+  // Lowest: one lost ping (or its answer) must not hand leadership to the next id for a
+  // round; a second try makes that rare at a few % loss (a dead leader: ≤ 0.5 + 2 × 0.3 s).
+  pingAttempts: 2,
 };
 
 /** What a node reports about leadership (the handout's `GET /` fields, plus context). */
@@ -256,8 +261,10 @@ export class Election implements Protocol {
   // ---- lowest id alive ----
 
   /**
-   * Asks every peer "are you there?"; when all have answered or timed out,
-   * the leader is the smallest id among those that answered and myself.
+   * Asks every peer "are you there?" (a silent peer is asked again, up to
+   * pingAttempts times, so one lost message does not count as a death); when
+   * all have answered or stayed silent, the leader is the smallest id among
+   * those that answered and myself.
    */
   private probeRound(reason: string): void {
     if (this.probing) return;
@@ -280,12 +287,14 @@ export class Election implements Protocol {
       finish();
       return;
     }
-    for (const peer of peers) {
+    const ask = (peer: NodeId, attempt: number): void => {
       this.env.rpc(peer, { type: 'election.ping' }, this.config.pingTimeoutMs, (reply) => {
         if (reply.type === 'election.ping_ok') alive.push(peer);
+        else if (attempt < this.config.pingAttempts) return ask(peer, attempt + 1); // lost, or gone? ask again
         if (--pending === 0) finish();
       });
-    }
+    };
+    for (const peer of peers) ask(peer, 1);
   }
 
   // ---- shared ----

@@ -15,9 +15,10 @@
  * answer is asked again (`hopAttempts` in all); if it stays silent it is
  * *skipped*: the sender reports it (event `ring.skipped`), writes it in the
  * token's `skipped` list and tries the node after it, and so on — the ring
- * closes over the survivors. Only the origin is never skipped: if it is gone,
- * nobody is left to finish the round, and the last holder reports the round
- * as abandoned.
+ * closes over the survivors. Only the origin is never skipped: the last
+ * holder keeps trying it (members × hopAttempts times, what the round timeout
+ * allows), and if it is gone, nobody is left to finish the round, and the
+ * last holder reports the round as abandoned.
  *
  * Duplicates: a retransmission can deliver the token twice (the first copy
  * arrived, only its acknowledgement was slow). Every round has a unique id,
@@ -252,7 +253,11 @@ export class Ring implements Protocol {
     this.env.rpc(next, body, this.config.hopTimeoutMs, (reply) => {
       if (reply.type === this.type('token_ok')) return; // the next node has it now
       const silent = isError(reply) && reply.code === ErrorCode.Timeout;
-      if (silent && attempt < this.config.hopAttempts) {
+      // The origin is never skipped, so giving up on it loses the whole round:
+      // it gets as many tries as the round timeout has room for, so a few lost
+      // messages on a lossy link cannot abandon a round whose origin is alive.
+      const tries = next === t.origin ? this.env.members().length * this.config.hopAttempts : this.config.hopAttempts;
+      if (silent && attempt < tries) {
         this.tryNext(t, candidates, attempt + 1); // a retransmission
         return;
       }

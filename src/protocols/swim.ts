@@ -365,7 +365,13 @@ export class Swim implements Protocol {
     const changed = current?.state !== u.state;
     this.members.set(u.node, { state: u.state, incarnation: u.incarnation, since: changed ? now : current.since });
     this.enqueue(u);
-    if (!changed) return; // a newer incarnation of the same state
+    if (!changed) {
+      // A newer incarnation of the same state. A suspicion's timer watches one
+      // incarnation: a suspicion of the newer one needs a timer of its own, or
+      // the member would stay suspect for ever.
+      if (u.state === 'suspect') this.startSuspicion(u.node, u.incarnation, u.from ?? via);
+      return;
+    }
     if (!current && u.state === 'dead') return; // history about a node we never saw: no verdict of ours
     const event = { member: u.node, incarnation: u.incarnation, via };
     if (u.state === 'alive') {

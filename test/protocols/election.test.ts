@@ -148,16 +148,34 @@ describe('lowest-id-alive election, one node by hand', () => {
     ]);
     expect(proto.status().election_in_progress).toBe(true);
     h.deliver('3', { type: 'election.ping_ok', in_reply_to: pings[1]!.body.msg_id, leader: null });
+    h.advance(DEFAULT_ELECTION_CONFIG.pingTimeoutMs); // 1 does not answer: asked again
+    expect(h.takeSent().map((m) => [m.dest, m.body.type])).toEqual([['1', 'election.ping']]);
+    expect(proto.status().leader_id).toBeNull();
     h.advance(DEFAULT_ELECTION_CONFIG.pingTimeoutMs); // 1 never answers
     expect(proto.status()).toMatchObject({ leader_id: '2', is_leader: true, election_in_progress: false });
   });
 
+  it('keeps its leader when one ping to it is lost (regression: one lost ping handed leadership on)', () => {
+    const { h, proto } = host('2', { algorithm: 'lowest' });
+    for (const ping of h.takeSent()) h.deliver(ping.dest, { type: 'election.ping_ok', in_reply_to: ping.body.msg_id, leader: null });
+    expect(proto.status().leader_id).toBe('1');
+    h.advance(DEFAULT_ELECTION_CONFIG.pingIntervalMs); // the next round: the ping to 1 is lost, 3 answers
+    const round = h.takeSent();
+    h.deliver('3', { type: 'election.ping_ok', in_reply_to: round.find((m) => m.dest === '3')!.body.msg_id, leader: '1' });
+    h.advance(DEFAULT_ELECTION_CONFIG.pingTimeoutMs);
+    const retry = h.takeSent().find((m) => m.dest === '1')!;
+    h.deliver('1', { type: 'election.ping_ok', in_reply_to: retry.body.msg_id, leader: '1' });
+    expect(proto.status().leader_id).toBe('1');
+    expect(h.events.filter((e) => e.type === 'leader.changed').map((e) => e.leader)).toEqual(['1']);
+  });
+
   it('switches to a lower id as soon as it answers again', () => {
     const { h, proto } = host('2', { algorithm: 'lowest' });
-    h.advance(DEFAULT_ELECTION_CONFIG.pingTimeoutMs);
+    h.advance(DEFAULT_ELECTION_CONFIG.pingAttempts * DEFAULT_ELECTION_CONFIG.pingTimeoutMs);
     expect(proto.status().leader_id).toBe('2');
     h.takeSent();
-    h.advance(DEFAULT_ELECTION_CONFIG.pingIntervalMs - DEFAULT_ELECTION_CONFIG.pingTimeoutMs);
+    // the tick during that 2-attempt round found it still probing; the next tick starts a round
+    h.advance(2 * DEFAULT_ELECTION_CONFIG.pingIntervalMs - DEFAULT_ELECTION_CONFIG.pingAttempts * DEFAULT_ELECTION_CONFIG.pingTimeoutMs);
     for (const ping of h.takeSent()) h.deliver(ping.dest, { type: 'election.ping_ok', in_reply_to: ping.body.msg_id, leader: null });
     expect(proto.status()).toMatchObject({ leader_id: '1', is_leader: false });
     expect(h.events.filter((e) => e.type === 'leader.changed').map((e) => e.leader)).toEqual(['2', '1']);

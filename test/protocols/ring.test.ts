@@ -154,6 +154,20 @@ describe('ring', () => {
     expect(net.eventsOf('ring.skipped')).toEqual([]);
   });
 
+  it('keeps trying a live origin past hopAttempts, so a lossy last hop does not abandon the round', () => {
+    // regression (found by test/sim/ring-property.test.ts): two lost transmissions to the origin abandoned the round
+    let lostToOrigin = 0;
+    const net = new LocalNet(['1', '2', '3'], [ring({ hopTimeoutMs: 50, hopAttempts: 2 })], {
+      latencyMs: 10,
+      route: (msg) => (msg.dest === '1' && msg.body.type === 'ring.token' && lostToOrigin++ < 3 ? [] : [10]),
+    });
+    const call = net.request('1', { type: 'ring.start', token: 'lossy' });
+    net.runUntil(() => call.reply !== undefined, 5_000);
+    expect(lostToOrigin).toBeGreaterThan(3);
+    expect(call.reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '3', '1'], skipped: [] });
+    expect(net.eventsOf('ring.abandoned')).toEqual([]);
+  });
+
   it('rejects a token that is not a string and a message without payload', () => {
     const host = ManualHost.start('1', FIVE, [ring()]);
     host.deliver('c1', { type: 'ring.start', msg_id: 1, token: 42 });

@@ -108,6 +108,20 @@ describe('swim, one node by hand', () => {
     expect(h.events.filter((e) => e.member === '3').map((e) => e.type)).toEqual(['member.suspected', 'member.alive']);
   });
 
+  it('a suspicion of a newer incarnation replaces the old one and still times out into dead', () => {
+    // regression (found by test/sim/membership-property.test.ts, seed 186): the old timer watched
+    // incarnation 0 and did nothing when it fired, so node 3 stayed suspect for ever
+    const { h, proto } = host('1', IDS, { probeIntervalMs: 1_000_000, suspicionMult: SUSPICION_MS / 1_000_000 });
+    answerJoin(h);
+    h.deliver('2', { type: 'swim.ping', msg_id: 1, incarnation: 0, updates: [{ node: '3', state: 'suspect', incarnation: 0 }] });
+    h.advance(SUSPICION_MS);
+    h.deliver('4', { type: 'swim.ping', msg_id: 2, incarnation: 0, updates: [{ node: '3', state: 'suspect', incarnation: 1 }] });
+    expect(stateOf(proto, '3')).toMatchObject({ state: 'suspect', incarnation: 1 });
+    h.advance(SUSPICION_MAX_MS);
+    expect(stateOf(proto, '3')).toMatchObject({ state: 'dead', incarnation: 1 });
+    expect(h.events.filter((e) => e.member === '3').map((e) => e.type)).toEqual(['member.suspected', 'member.dead']);
+  });
+
   it('independent confirmations shorten the suspicion, on a logarithmic curve', () => {
     expect(suspicionTimeout(0, 2, 1000, 3000)).toBe(3000);
     expect(suspicionTimeout(1, 2, 1000, 3000)).toBe(Math.floor(3000 - (Math.log(2) / Math.log(3)) * 2000));

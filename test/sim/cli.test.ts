@@ -58,8 +58,22 @@ describe('distlab sim', () => {
     expect(r.err).toMatch(/verdict.*--seed 5/);
   });
 
+  it('runs the protocol scenarios with their own flags', () => {
+    const e = sim('election', '--seed', '2', '--algorithm', 'lowest', '--duration', '6s');
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/^\s+algorithm\s+lowest$/m);
+    expect(e.out).toMatch(/PASS\s+after healing, all nodes agree on the lowest id/);
+    const m = sim('membership', '--seed', '2', '--join', '--nodes', '6', '--loss', '0.05');
+    expect(m.code).toBe(0);
+    expect(m.out).toMatch(/roster\s+join through node 1/);
+    expect(m.out).toMatch(/dead at all live members p50\s+\d+ ms/);
+    const r = sim('ring', '--seed', '2', '--crash', '2s', '--duration', '6s');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/a path\s+(\d→)+\d/);
+  });
+
   it('exits 2 on bad usage, with one line', () => {
-    for (const args of [['nope'], ['gossip', '--partition', '1/99'], ['gossip', '--partition', '1,2'], ['gossip', '--latency-dist', 'gauss:3'], ['gossip', '--seed', '-1'], ['gossip', '--mode', 'pull']]) {
+    for (const args of [['nope'], ['gossip', '--partition', '1/99'], ['gossip', '--partition', '1,2'], ['gossip', '--latency-dist', 'gauss:3'], ['gossip', '--seed', '-1'], ['gossip', '--mode', 'pull'], ['election', '--algorithm', 'raft']]) {
       const r = sim(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err.trim().split('\n')[0]).toMatch(/^(distlab|error):/);

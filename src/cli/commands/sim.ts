@@ -30,6 +30,8 @@ interface SimFlags {
   fanout?: number;
   interval?: number;
   mode?: string;
+  algorithm?: string;
+  join?: boolean;
   json?: boolean;
   events?: string;
 }
@@ -73,6 +75,8 @@ export function register(program: Command): void {
     .option('--fanout <k>', 'gossip: peers per round', intOption(1, 1000))
     .option('--interval <d>', 'gossip: time between rounds (e.g. 500ms)', parseDuration)
     .option('--mode <mode>', 'gossip: push-pull or push')
+    .option('--algorithm <name>', 'election: bully (highest id leads) or lowest')
+    .option('--join', 'membership: every node knows only node 1 and joins through it')
     .option('--json', 'print the result as JSON')
     .option('--events <file>', 'write every event (stamped node, time, seq) to FILE as JSON lines')
     .addHelpText('after', `\nScenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(20)} ${s.summary}`).join('\n')}\n${HELP}`)
@@ -125,6 +129,8 @@ function toOptions(flags: SimFlags): ScenarioOptions {
       options.intervalMs = flags.interval;
     }
     if (flags.mode !== undefined) options.mode = flags.mode;
+    if (flags.algorithm !== undefined) options.algorithm = flags.algorithm;
+    if (flags.join) options.join = true;
     return options;
   } catch (err) {
     if (err instanceof SimConfigError) throw new UsageError(err.message);

@@ -6,8 +6,14 @@
  * `broadcastWorkloadScenario(broadcast())`.
  */
 import { broadcast } from '../../protocols/broadcast.js';
+import { broadcastAllScenario } from './broadcast-all.js';
+import { broadcastStructuredScenario } from './broadcast-structured.js';
 import { broadcastWorkloadScenario } from './broadcast-workload.js';
+import { electionScenario } from './election.js';
 import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
+import { membershipScenario } from './membership.js';
+import { registryScenario } from './registry.js';
+import { ringScenario } from './ring.js';
 import type { Scenario } from './types.js';
 
 export { broadcastWorkloadScenario };
@@ -16,6 +22,12 @@ export const SCENARIOS: readonly Scenario[] = [
   gossipScenario,
   gossipConvergenceScenario,
   broadcastWorkloadScenario(broadcast()),
+  ringScenario,
+  broadcastAllScenario,
+  broadcastStructuredScenario,
+  electionScenario,
+  membershipScenario,
+  registryScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

@@ -25,6 +25,10 @@ export interface ScenarioOptions {
   fanout?: number;
   intervalMs?: number;
   mode?: string;
+  /** Election: 'bully' or 'lowest'. */
+  algorithm?: string;
+  /** Membership: nodes know only one seed (node 1) and join through it. */
+  join?: boolean;
   /** Receives every event of the run. */
   onEvent?: (event: StampedEvent) => void;
 }

@@ -1,0 +1,54 @@
+/**
+ * Random fault settings for the protocol property tests: each seed draws a
+ * cluster size, a loss rate, a partition schedule and a crash rate from its
+ * own stream, and gets the `distlab sim` command that replays it.
+ */
+import { parsePartition } from '../../src/sim/faults.js';
+import { Rng } from '../../src/sim/rng.js';
+import type { ScenarioOptions, ScenarioResult } from '../../src/sim/scenarios/types.js';
+
+export interface Drawn {
+  options: ScenarioOptions;
+  replay: string;
+}
+
+export interface Ranges {
+  /** Smallest cluster and how many sizes above it. */
+  nodes: [number, number];
+  /** Largest loss rate (drawn in steps of 0.01), or a fixed rate. */
+  maxLoss?: number;
+  loss?: number;
+  durationMs: number;
+  /** Crash every 2..(2 + crashSpread) s, down `downMs`. */
+  crashSpread: number;
+  downMs: number;
+  /** Extra flags for the replay command and options (e.g. --algorithm). */
+  extra?: { flags: string; options: Partial<ScenarioOptions> };
+}
+
+export function draw(scenario: string, seed: number, r: Ranges): Drawn {
+  const rng = Rng.stream(seed, 'property-test');
+  const nodes = r.nodes[0] + rng.int(r.nodes[1] + 1);
+  const loss = r.loss ?? Math.round(rng.float() * (r.maxLoss ?? 0) * 100) / 100;
+  const periodS = 1 + rng.int(3);
+  const crashEveryS = 2 + rng.int(r.crashSpread + 1);
+  const options: ScenarioOptions = {
+    seed,
+    nodes,
+    durationMs: r.durationMs,
+    network: { latency: { kind: 'uniform', min: 1, max: 20 }, loss },
+    partitions: [parsePartition(`random:${periodS}s`)],
+    crashes: { everyMs: crashEveryS * 1000, downMs: r.downMs },
+    ...r.extra?.options,
+  };
+  const replay =
+    `distlab sim ${scenario} --seed ${seed} --nodes ${nodes} --duration ${r.durationMs}ms --latency-dist uniform:1-20 --loss ${loss} ` +
+    `--partition random:${periodS}s --crash ${crashEveryS}s:${r.downMs}ms${r.extra ? ` ${r.extra.flags}` : ''}`;
+  return { options, replay };
+}
+
+/** The failed verdicts of a run, as one line with its replay command; null when all passed. */
+export function failure(result: ScenarioResult, replay: string): string | null {
+  const failed = result.verdicts.filter((v) => !v.ok);
+  return failed.length === 0 ? null : `seed ${result.seed}: ${failed.map((v) => `${v.name} (${v.detail})`).join('; ')}\n  replay: ${replay}`;
+}
