@@ -89,9 +89,6 @@ const meta = {
 // ---------------------------------------------------------------------------
 // Node throughput, latency and memory, against the bare node:http baseline
 
-/** Single-node figures, kept for the quorum section's ratios. */
-const single = {};
-
 async function nodeSection() {
   const section = 'node';
   const node = await startServer('distlab', { nodeArgs: nodeArgs() });
@@ -118,7 +115,6 @@ async function nodeSection() {
       const d = summarize(runs.distlab);
       const b = summarize(runs.baseline);
       raw.node[name] = { distlab: d, baseline: b };
-      single[name] = d;
       const label = name === 'POST /data' ? `${name} (${storeLabel})` : name;
       const target =
         name === 'GET /data/:key' ? { op: '>=', value: 0.8, of: 'ratio' } : name === 'POST /data' && flags.durable ? { op: '>=', value: 0.5, of: 'ratio' } : undefined;
@@ -165,7 +161,12 @@ function replicaAcks(body) {
 
 async function quorumSection() {
   const section = 'quorum N=3 R=2 W=2';
-  const cluster = await LocalCluster.start({ nodes: 3, basePort: 0, rosterPath: join(workDir, 'quorum-roster.yaml'), nodeArgs: () => nodeArgs() });
+  // Nodes log at warn here: a LocalCluster pipes their output into this
+  // process, where info lines would cost the load generator CPU. The
+  // single node they are compared with runs the same way, in this section.
+  const quiet = ['--log-level', 'warn'];
+  const cluster = await LocalCluster.start({ nodes: 3, basePort: 0, rosterPath: join(workDir, 'quorum-roster.yaml'), nodeArgs: () => [...quiet, ...nodeArgs()] });
+  let alone;
   try {
     const url = cluster.nodes[0].url;
     const probe = await httpJson('POST', `${url}/data`, { key: 'bench-key', value: VALUE });
@@ -176,21 +177,33 @@ async function quorumSection() {
       return;
     }
     log(`quorum: POST /data replies carry replica acknowledgements (${JSON.stringify(acks)})`);
+    alone = await startServer('distlab', { nodeArgs: [...quiet, ...nodeArgs()] });
+    await httpJson('POST', `${alone.url}/data`, { key: 'bench-key', value: VALUE });
     for (const name of ['POST /data', 'GET /data/:key']) {
       const kind = name === 'POST /data' ? 'writes' : 'reads';
+      log(`quorum ${kind}: ${plan.repeats} x ${plan.durationS}s and ${plan.fixedDurationS}s at ${plan.fixedRate}/s, cluster and single node interleaved`);
       await runLoad(operation(name, url), { durationS: plan.warmupS });
-      const runs = [];
-      for (let i = 0; i < plan.repeats; i++) runs.push(await runLoad(operation(name, url), { durationS: plan.durationS }));
-      const t = summarize(runs);
-      const fixed = await runLoad(operation(name, url), { durationS: plan.fixedDurationS, overallRate: plan.fixedRate });
-      raw.quorum[kind] = { throughput: t, fixedRate: fixed };
-      const s = single[name];
-      const note = t.failed > 0 ? `${t.failed} requests failed` : undefined;
-      rows.push({ section, measure: `${kind} req/s (50 connections)`, value: t.reqPerSec, unit: 'req/s', baseline: s?.reqPerSec ?? null, baselineNote: 'single node', note });
-      rows.push({ section, measure: `${kind} p50 at ${plan.fixedRate}/s offered`, value: fixed.p50Ms, unit: 'ms', baseline: s?.p50Ms ?? null, baselineNote: 'single node, 50 connections' });
-      rows.push({ section, measure: `${kind} p99 at ${plan.fixedRate}/s offered`, value: fixed.p99Ms, unit: 'ms', baseline: s?.p99Ms ?? null, baselineNote: 'single node, 50 connections' });
+      await runLoad(operation(name, alone.url), { durationS: plan.warmupS });
+      const runs = { cluster: [], single: [] };
+      for (let i = 0; i < plan.repeats; i++) {
+        runs.cluster.push(await runLoad(operation(name, url), { durationS: plan.durationS }));
+        runs.single.push(await runLoad(operation(name, alone.url), { durationS: plan.durationS }));
+      }
+      const c = summarize(runs.cluster);
+      const s = summarize(runs.single);
+      const fixed = {
+        cluster: await runLoad(operation(name, url), { durationS: plan.fixedDurationS, overallRate: plan.fixedRate }),
+        single: await runLoad(operation(name, alone.url), { durationS: plan.fixedDurationS, overallRate: plan.fixedRate }),
+      };
+      raw.quorum[kind] = { throughput: { cluster: c, single: s }, fixedRate: fixed };
+      const note = c.failed > 0 ? `${c.failed} requests failed` : undefined;
+      const single = { baselineNote: 'single node' };
+      rows.push({ section, measure: `${kind} req/s (${CONNECTIONS} connections)`, value: c.reqPerSec, unit: 'req/s', baseline: s.reqPerSec, ...single, note });
+      rows.push({ section, measure: `${kind} p50 at ${plan.fixedRate}/s offered`, value: fixed.cluster.p50Ms, unit: 'ms', baseline: fixed.single.p50Ms, ...single });
+      rows.push({ section, measure: `${kind} p99 at ${plan.fixedRate}/s offered`, value: fixed.cluster.p99Ms, unit: 'ms', baseline: fixed.single.p99Ms, ...single });
     }
   } finally {
+    if (alone) await stopServer(alone);
     await cluster.stop();
   }
 }
