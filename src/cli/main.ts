@@ -10,18 +10,26 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, OperationFailed, UsageError } from '.
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
+/**
+ * The program with the commands `argv` needs: only the named command's
+ * module when argv names one (a node process then loads no more than a node
+ * needs), every module otherwise (help, an unknown command).
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('distlab')
     .description('a distributed-systems lab you can run, break and watch')
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const mod of commandModules) mod.register(program);
+  const name = argv.find((arg) => !arg.startsWith('-'));
+  const named = commandModules.filter((m) => m.name === name);
+  const modules = await Promise.all((named.length > 0 ? named : commandModules).map((m) => m.load()));
+  for (const mod of modules) mod.register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT_OK;

@@ -6,8 +6,13 @@
  * carries the node id, so the interleaved output of a whole local cluster
  * stays readable.
  */
+import { createRequire } from 'node:module';
 import { pino, type Level, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+// pino-pretty is loaded only when a logger is pretty (on a terminal), so a
+// node logging JSON (as under `distlab up` or in tests) does not carry it.
+const require = createRequire(import.meta.url);
 
 export type LogFormat = 'auto' | 'pretty' | 'json';
 export const LOG_LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -38,6 +43,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const format = opts.format ?? 'auto';
   const usePretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
   if (!usePretty) return pino({ level, base });
+  const pretty = require('pino-pretty') as typeof PinoPretty;
   const stream = pretty({
     colorize: process.stdout.isTTY === true,
     sync: true,

@@ -1,23 +1,25 @@
 /**
  * Every `distlab` subcommand registers itself here: one module per command
- * (or command group), each exporting a `register(program)` function.
- * Listed in the order `distlab --help` shows them.
+ * (or command group), each exporting a `register(program)` function, listed
+ * under the top-level command name it registers, in the order
+ * `distlab --help` shows them.
+ *
+ * Modules are imported only when needed: `distlab node` loads just the node
+ * module, so a node process does not carry the simulator, the checkers or
+ * the load generator in its memory (see src/cli/main.ts).
  */
 import type { Command } from 'commander';
-import * as check from './check.js';
-import * as load from './load.js';
-import * as node from './node.js';
-import * as ping from './ping.js';
-import * as shard from './shard.js';
-import * as sim from './sim.js';
-import * as up from './up.js';
 
-export const commandModules: Array<{ register(program: Command): void }> = [
-  node,
-  up,
-  ping,
-  load,
-  sim,
-  check,
-  shard,
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+export const commandModules: ReadonlyArray<{ name: string; load(): Promise<CommandModule> }> = [
+  { name: 'node', load: () => import('./node.js') },
+  { name: 'up', load: () => import('./up.js') },
+  { name: 'ping', load: () => import('./ping.js') },
+  { name: 'load', load: () => import('./load.js') },
+  { name: 'sim', load: () => import('./sim.js') },
+  { name: 'check', load: () => import('./check.js') },
+  { name: 'shard', load: () => import('./shard.js') },
 ];
