@@ -11,6 +11,8 @@ export interface RingNodeState {
   lastToken?: string;
   hop?: number;
   seenAt?: number;
+  /** The node's own clock when it saw it (from a snapshot). */
+  clock?: number;
 }
 
 export interface RingWatchState {
@@ -18,7 +20,7 @@ export interface RingWatchState {
   nodes: Record<string, RingNodeState>;
   /** The node that saw a token last. */
   holder?: string;
-  lastRound?: { token: string; origin: string; path: string[]; skipped: string[]; rtt_ms?: number; at: number };
+  lastRound?: { token: string; origin: string; path: string[]; skipped: string[]; rtt_ms?: number; at: number; clock?: number };
   /** Skips reported, newest last (at most 10). */
   skips: Array<{ skipped: string; by: string; token: string; at: number }>;
 }
@@ -27,6 +29,7 @@ interface RingLogEntry {
   token: string;
   origin: string;
   hop: number;
+  at: number;
   returned?: { path: string[]; skipped: string[]; rtt_ms?: number };
 }
 
@@ -42,13 +45,16 @@ export const ringView: WatchView<RingWatchState> = {
     const log = (status as { log?: RingLogEntry[] } | undefined)?.log;
     if (!Array.isArray(log) || log.length === 0) return state;
     const last = log[log.length - 1] as RingLogEntry;
-    const nodes = { ...state.nodes, [node]: { ...state.nodes[node], lastToken: last.token, hop: last.hop } };
+    const nodes = { ...state.nodes, [node]: { ...state.nodes[node], lastToken: last.token, hop: last.hop, clock: last.at } };
+    // The token is with the node that saw one last (the nodes' clocks, in a snapshot).
+    const holder = Object.entries(nodes).reduce<[string, number] | undefined>((best, [id, n]) => (n.clock !== undefined && (!best || n.clock > best[1]) ? [id, n.clock] : best), undefined)?.[0];
     const home = [...log].reverse().find((e) => e.returned);
+    const newer = home?.returned && (state.lastRound?.clock === undefined || home.at > state.lastRound.clock);
     const lastRound =
-      home?.returned && !state.lastRound
-        ? { token: home.token, origin: home.origin, path: strings(home.returned.path), skipped: strings(home.returned.skipped), ...(home.returned.rtt_ms !== undefined && { rtt_ms: home.returned.rtt_ms }), at: now }
+      home?.returned && newer
+        ? { token: home.token, origin: home.origin, path: strings(home.returned.path), skipped: strings(home.returned.skipped), ...(home.returned.rtt_ms !== undefined && { rtt_ms: home.returned.rtt_ms }), at: now, clock: home.at }
         : state.lastRound;
-    return { ...state, nodes, ...(lastRound && { lastRound }) };
+    return { ...state, nodes, ...(holder !== undefined && { holder }), ...(lastRound && { lastRound }) };
   },
 
   event(state, e, now) {
