@@ -9,13 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/cli/local-cluster.js';
 import { http, runCli, startCluster, stopAll, waitFor } from '../helpers/cluster.js';
 
+/** Five node processes can take a while to start on a busy machine. */
+const START_TIMEOUT_MS = 60_000;
 let cluster: LocalCluster;
 const url = (id: string): string => cluster.node(id).url;
 const ids = ['1', '2', '3', '4', '5'];
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 5 });
-});
+}, START_TIMEOUT_MS);
 afterAll(stopAll);
 
 async function leaders(of: readonly string[]): Promise<Array<unknown>> {
@@ -126,5 +128,5 @@ describe('lowest-id election on a live cluster', () => {
     const cli = await runCli(['leader', '--roster', small.rosterPath]);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/^1 +- +- +- +no \(connection refused\)$/m);
-  });
+  }, START_TIMEOUT_MS);
 });

@@ -8,13 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/cli/local-cluster.js';
 import { http, runCli, startCluster, stopAll, waitFor } from '../helpers/cluster.js';
 
+/** Five node processes can take a while to start on a busy machine. */
+const START_TIMEOUT_MS = 60_000;
 let cluster: LocalCluster;
 const url = (id: string): string => cluster.node(id).url;
 const ids = ['1', '2', '3', '4', '5'];
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 5, nodeArgs: ['--gossip-interval', '200ms'] });
-});
+}, START_TIMEOUT_MS);
 afterAll(stopAll);
 
 /** How many entries of a node's message log carry `payload`. */
@@ -125,5 +127,14 @@ describe('ring and broadcast on a live 5-node cluster', () => {
     expect(cli.stdout).toContain('skipped  3');
     const watch = await runCli(['watch', 'ring', '--once', '--roster', cluster.rosterPath]);
     expect(watch.stdout).toMatch(/^3 +unreachable \(connection refused\)/m);
+  });
+
+  it('stops cleanly on SIGTERM with its protocols running (no timer keeps it alive)', async () => {
+    const exits: Array<{ code: number | null; signal: string | null }> = [];
+    cluster.onNodeExit((node, code, signal) => {
+      if (node.id === '2') exits.push({ code, signal });
+    });
+    await cluster.kill('2', 'SIGTERM');
+    expect(exits).toEqual([{ code: 0, signal: null }]);
   });
 });
