@@ -50,6 +50,18 @@ describe('ring and broadcast on a live 5-node cluster', () => {
     for (const id of ids) expect(await logged(id, 'ring-token-1')).toBe(1);
   });
 
+  it("logs the handout's broadcast by POST /message once per node, without starting ring rounds", async () => {
+    // Node 1 posts to every other node; only its successor (node 2) takes it as a ring hop.
+    for (const id of ['3', '4', '5']) {
+      expect((await http(`${url(id)}/message`, { json: { from: '1', payload: 'bcast-1' } })).status).toBe(200);
+      // A ring round would have been recorded before the POST was answered.
+      const ring = await http(`${url(id)}/status/ring`);
+      expect(ring.body.log.some((e: { token: string }) => e.token === 'bcast-1')).toBe(false);
+    }
+    for (const id of ['3', '4', '5']) expect(await logged(id, 'bcast-1')).toBe(1);
+    expect(await logged('1', 'bcast-1')).toBe(0);
+  });
+
   it('broadcasts one-to-all and structured, and every node gets the message', async () => {
     const all = await http(`${url('3')}/broadcast`, { json: { message: 'hello-all' } });
     expect(all.status).toBe(200);

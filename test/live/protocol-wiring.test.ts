@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorBody } from '../../src/protocols/envelope.js';
 import { protocolError } from '../../src/live/protocol-http.js';
-import { describeEvent, originOf } from '../../src/live/protocols.js';
+import { describeEvent, originOf, ringOrigin } from '../../src/live/protocols.js';
 
 const stamp = { node: '1', time: 0, seq: 1 };
 
@@ -60,5 +60,23 @@ describe("the node a handout's 'from' names", () => {
   it('leaves an ambiguous or unknown address as it is', () => {
     expect(originOf('127.0.0.1', roster)).toBe('127.0.0.1');
     expect(originOf('laptop', roster)).toBe('laptop');
+  });
+});
+
+describe('which POST /message continues a ring round', () => {
+  const roster = [
+    { id: '1', url: 'http://192.168.10.11:5000' },
+    { id: '2', url: 'http://192.168.10.12:5000' },
+    { id: '3', url: 'http://192.168.10.13:5000' },
+  ];
+  it('a message from the node before, from itself, or from a stranger does', () => {
+    expect(ringOrigin('192.168.10.11', '2', roster)).toBe('1');
+    expect(ringOrigin('3', '1', roster)).toBe('3'); // the ring wraps round
+    expect(ringOrigin('2', '2', roster)).toBe('2');
+    expect(ringOrigin('laptop', '2', roster)).toBe('laptop');
+  });
+  it("another roster node's message is a broadcast, not a ring hop", () => {
+    expect(ringOrigin('192.168.10.13', '2', roster)).toBeUndefined();
+    expect(ringOrigin('1', '3', roster)).toBeUndefined();
   });
 });
