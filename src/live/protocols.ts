@@ -13,8 +13,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { StampedEvent } from '../protocols/env.js';
-import type { ProtocolFactory } from '../protocols/env.js';
+import type { ProtocolFactory, StampedEvent } from '../protocols/env.js';
 import { broadcastAll } from '../protocols/broadcast-all.js';
 import { structuredBroadcast } from '../protocols/broadcast-structured.js';
 import { broadcast } from '../protocols/broadcast.js';
@@ -49,7 +48,6 @@ export const DEFAULT_PROTOCOL_SETTINGS: ProtocolSettings = {
 
 /** The protocol names `GET /status/:protocol` knows, in the order the node runs them. */
 export const PROTOCOL_NAMES = ['ring', 'broadcast_all', 'structured_broadcast', 'broadcast', 'gossip', 'election', 'registry', 'swim'] as const;
-export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 /** The factories a node runs, in PROTOCOL_NAMES order. */
 export function protocolFactories(settings: ProtocolSettings, selfUrl: string): ProtocolFactory[] {

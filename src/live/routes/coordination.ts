@@ -83,7 +83,6 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   app.post<{ Body: Static<typeof BroadcastBody> }>('/broadcast', { schema: { body: BroadcastBody } }, async (request) => {
     const { message, mode = 'all' } = request.body;
-    if (message === undefined) throw new HttpError(400, 'invalid request', "body field 'message' is required");
     if (mode === 'structured') {
       if (typeof message !== 'string') throw new HttpError(400, 'invalid request', "a structured broadcast's 'message' must be a string");
       const r = await ask(host, { type: 'structured_broadcast.start', message }, 'structured_broadcast.start_ok', ringWaitMs);
@@ -95,7 +94,6 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   app.post<{ Body: Static<typeof ValueBody> }>('/broadcast/values', { schema: { body: ValueBody } }, async (request, reply) => {
     const { value } = request.body;
-    if (value === undefined) throw new HttpError(400, 'invalid request', "body field 'value' is required");
     await ask(host, { type: 'broadcast.send', value }, 'broadcast.send_ok');
     return reply.code(201).send({ status: 'stored', node_id: nodeId, value });
   });
