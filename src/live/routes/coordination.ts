@@ -44,6 +44,7 @@ const EmptyBody = Type.Object({}, { additionalProperties: false });
 const GossipBody = Type.Object(
   {
     states: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0 })),
+    // Who is gossiping: accepted from the handout's clients, not needed by the merge.
     from: Type.Optional(Id),
     sender_id: Type.Optional(Id),
   },
