@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/cli/local-cluster.js';
-import { http, runCli, startCluster, stopAll, waitFor } from '../helpers/cluster.js';
+import { http, runCli, spawnCli, startCluster, stopAll, waitFor } from '../helpers/cluster.js';
 
 /** Five node processes can take a while to start on a busy machine. */
 const START_TIMEOUT_MS = 60_000;
@@ -83,6 +83,9 @@ describe('ring and broadcast on a live 5-node cluster', () => {
   });
 
   it("spreads a gossip update to every node's states", async () => {
+    // A live watcher (not a terminal: a new frame per change) follows the nodes' event streams.
+    const watcher = spawnCli(['watch', 'gossip', '--roster', cluster.rosterPath]);
+    await watcher.waitForOutput(/converged ✓ \(5 nodes\)/);
     const res = await http(`${url('2')}/update`, { method: 'POST' });
     expect(res.status).toBe(200);
     const version = res.body.version as number;
@@ -91,6 +94,9 @@ describe('ring and broadcast on a live 5-node cluster', () => {
       const roots = await Promise.all(ids.map((id) => http(`${url(id)}/`)));
       return roots.every((r) => r.body.states?.['2'] === version);
     }, `version ${version} of node 2 on every node`);
+    await watcher.waitForOutput(new RegExp(`^5 +0 +${version} +0 +0 +0 +up$`, 'm'));
+    watcher.child.kill('SIGINT');
+    expect((await watcher.exited).code).toBe(0);
     const once = await runCli(['watch', 'gossip', '--once', '--roster', cluster.rosterPath]);
     expect(once.code).toBe(0);
     expect(once.stdout).toContain('converged ✓ (5 nodes)');
