@@ -22,4 +22,10 @@ export const commandModules: ReadonlyArray<{ name: string; load(): Promise<Comma
   { name: 'sim', load: () => import('./sim.js') },
   { name: 'check', load: () => import('./check.js') },
   { name: 'shard', load: () => import('./shard.js') },
+  { name: 'ring', load: () => import('./ring.js') },
+  { name: 'broadcast', load: () => import('./broadcast.js') },
+  { name: 'leader', load: () => import('./leader.js') },
+  { name: 'gossip', load: () => import('./gossip.js') },
+  { name: 'members', load: () => import('./members.js') },
+  { name: 'watch', load: () => import('./watch.js') },
 ];
