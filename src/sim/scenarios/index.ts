@@ -8,6 +8,7 @@
 import { broadcast } from '../../protocols/broadcast.js';
 import { broadcastWorkloadScenario } from './broadcast-workload.js';
 import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
+import { kvScenario } from './kv.js';
 import type { Scenario } from './types.js';
 
 export { broadcastWorkloadScenario };
@@ -16,6 +17,7 @@ export const SCENARIOS: readonly Scenario[] = [
   gossipScenario,
   gossipConvergenceScenario,
   broadcastWorkloadScenario(broadcast()),
+  kvScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {
