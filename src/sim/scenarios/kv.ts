@@ -29,8 +29,9 @@
  *   mode it is printed as information: quorum reads with last-writer-wins
  *   are not linearizable in general (a read can see a write that is still in
  *   flight and a later read not see it), so it is no promise;
- * - replicas converged after healing: within the bound, every replica of
- *   every key holds the same version, and the final reads agree.
+ * - replicas converged after healing: within the bound, every hint has been
+ *   delivered, every replica of every key holds the same version, and the
+ *   final reads agree.
  */
 import { checkLinearizability } from '../../check/linearizability.js';
 import { HistoryRecorder, type HistoryEvent, type OpName, type PendingOperation } from '../../check/history.js';
@@ -236,25 +237,32 @@ export function runKv(options: ScenarioOptions): ScenarioResult {
   world.runFor(d.clientTimeoutMs + 1, () => open === 0);
   const healedAt = world.now;
   const kvAt = (id: NodeId) => world.protocol<Kv>(id, 'kv') as Kv;
-  const disagreeing = (): string | undefined => {
+  // Converged: no node still holds a hint (a write that reached only
+  // fallback nodes is not settled until delivered), and every replica of
+  // every key holds the same version. Returns what is not settled yet.
+  const unsettled = (): string | undefined => {
+    for (const id of ids) {
+      const hints = kvAt(id).status().hints;
+      if (hints > 0) return `node ${id} holds ${hints} undelivered hint(s)`;
+    }
     for (const key of keys) {
       const replicas = kvAt(ids[0] as NodeId).preferenceList(key);
       const records = replicas.map((id) => kvAt(id).record(key));
       const first = records[0];
       const same = (r: KvRecord | undefined) => (r === undefined || first === undefined ? r === first : compareVersions(r.version, first.version) === 0);
-      if (!records.every(same)) return key;
+      if (!records.every(same)) return `the replicas of key ${key} differ`;
     }
     return undefined;
   };
   let convergedAt: number | null = null;
   for (let t = 0; t <= d.healBoundMs; t += d.pollMs) {
     world.runUntil(healedAt + t);
-    if (disagreeing() === undefined) {
+    if (unsettled() === undefined) {
       convergedAt = world.now;
       break;
     }
   }
-  const stillDisagreeing = disagreeing();
+  const stillUnsettled = unsettled();
 
   // The final reads: every node reads every key from all N replicas.
   const finalValues = new Map<string, Set<string>>();
@@ -309,8 +317,8 @@ export function runKv(options: ScenarioOptions): ScenarioResult {
     name: 'replicas converged after healing',
     ok: converged,
     detail: converged
-      ? `every replica of ${keys.length} keys agrees ${(convergedAt as number) - healedAt} ms after healing; ${keys.length * n} final reads (r=${replicasPerKey}) agree`
-      : `${convergedAt === null ? `key ${stillDisagreeing} still differs ${d.healBoundMs} ms after healing; ` : ''}${finalFailed} final reads failed; final reads ${finalsAgree ? 'agree' : 'disagree'} (replay: ${kvReplayCommand(options)})`,
+      ? `hints delivered and every replica of ${keys.length} keys agrees ${(convergedAt as number) - healedAt} ms after healing; ${keys.length * n} final reads (r=${replicasPerKey}) agree`
+      : `${convergedAt === null ? `${stillUnsettled} ${d.healBoundMs} ms after healing; ` : ''}${finalFailed} final reads failed; final reads ${finalsAgree ? 'agree' : 'disagree'} (replay: ${kvReplayCommand(options)})`,
   });
 
   const count = (type: Outcome['type']) => workload.filter((o) => o.type === type).length;
