@@ -11,9 +11,16 @@
  * - linearizable mode (ABD): the history is linearizable, and again no
  *   acknowledged write is lost and the replicas converge.
  *
- * A failing seed is printed with the command that replays it.
+ * A failing seed is printed with the command that replays it. The last
+ * block runs `distlab sim kv` itself (the built CLI, as test/sim/cli.test.ts).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkLinearizability } from '../../src/check/linearizability.js';
+import { parseHistory } from '../../src/check/history.js';
 import { parsePartition } from '../../src/sim/faults.js';
 import { Rng } from '../../src/sim/rng.js';
 import { kvReplayCommand, runKv } from '../../src/sim/scenarios/kv.js';
@@ -81,6 +88,16 @@ function expectSafeAndFaulty(s: Sweep, verdicts: string[]): void {
 }
 
 describe('kv in the simulator under partitions, loss and crashes', () => {
+  it('the harness has teeth: with R = W = 1 (no quorum overlap) it finds lost writes', () => {
+    let caught = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      const result = runKv(optionsFor(seed, 'quorum'), { r: 1, w: 1 });
+      if (result.verdicts.find((v) => v.name === 'no acknowledged write lost')?.ok === false) caught++;
+    }
+    expect(caught).toBeGreaterThan(0);
+  });
+
+
   it(`quorum mode: no acknowledged write lost and replicas converge after healing, ${SEEDS} seeds`, () => {
     const s = sweep('quorum');
     const names = runKv(optionsFor(1, 'quorum')).verdicts.map((v) => v.name);
@@ -93,5 +110,55 @@ describe('kv in the simulator under partitions, loss and crashes', () => {
     const names = runKv(optionsFor(1, 'linearizable')).verdicts.map((v) => v.name);
     expect(names).toEqual(['no acknowledged write lost', 'linearizable', 'replicas converged after healing']);
     expectSafeAndFaulty(s, names);
+  });
+});
+
+const CLI = 'dist/cli/main.js';
+
+function distlab(...args: string[]) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npx tsc -p .' (npm test does) before this test`);
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('distlab sim kv', () => {
+  it('reports figures and verdicts, replays a seed exactly, and writes a history distlab check accepts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distlab-kvsim-'));
+    try {
+      const file = join(dir, 'history.jsonl');
+      const args = ['sim', 'kv', '--seed', '7', '--nodes', '4', '--duration', '3s', '--consistency', 'linearizable', '--loss', '0.05', '--partition', 'random:1s', '--crash', '1s:300ms'];
+      const a = distlab(...args, '--history', file);
+      expect(a.err).toBe('');
+      expect(a.code).toBe(0);
+      for (const line of [/^seed\s+7$/m, /ok \/ fail \/ info\s+\d+ \/ \d+ \/ \d+/, /msgs-per-op\s+\d/, /latency p50\s+\d/, /PASS\s+no acknowledged write lost/, /PASS\s+linearizable/, /PASS\s+replicas converged after healing/]) {
+        expect(a.out).toMatch(line);
+      }
+      const hash = /^trace\s+([0-9a-f]{16})$/m.exec(a.out)?.[1];
+      expect(hash).toBeDefined();
+      expect(distlab(...args).out).toContain(`trace      ${hash}`);
+      const { events } = parseHistory(readFileSync(file, 'utf8'));
+      expect(events.some((e) => e.type === 'ok' && e.f === 'put')).toBe(true);
+      expect(checkLinearizability(events).valid).toBe(true);
+      expect(distlab('check', 'linearizability', file).code).toBe(0);
+      expect(distlab('check', 'lost-writes', file).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('in quorum mode prints linearizability as information, not as a verdict', () => {
+    const r = distlab('sim', 'kv', '--seed', '3', '--nodes', '3', '--duration', '2s', '--json');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.out);
+    expect(result.verdicts.map((v: { name: string }) => v.name)).toEqual(['no acknowledged write lost', 'replicas converged after healing']);
+    expect(result.metrics).toContainEqual(expect.objectContaining({ name: 'linearizable (information only)' }));
+  });
+
+  it('exits 2 on bad kv flags, with a one-line message', () => {
+    for (const args of [['--consistency', 'strong'], ['--clients', '0'], ['--keys', 'x']]) {
+      const r = distlab('sim', 'kv', '--duration', '1s', ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err.trim().split('\n')[0]).toMatch(/^(distlab|error):/);
+    }
   });
 });

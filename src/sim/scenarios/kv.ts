@@ -118,7 +118,12 @@ interface Outcome {
   type: 'ok' | 'fail' | 'info';
 }
 
-export function runKv(options: ScenarioOptions): ScenarioResult {
+/**
+ * Runs the scenario. `tuning` overrides the store's configuration (the
+ * scenario itself uses N=3, R=2, W=2 and the mode from the options); tests
+ * use it to show that the verdicts catch a store without quorum overlap.
+ */
+export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}): ScenarioResult {
   const wallStart = performance.now();
   const d = KV_SIM_DEFAULTS;
   const n = positive(options.nodes, d.nodes, '--nodes');
@@ -130,6 +135,7 @@ export function runKv(options: ScenarioOptions): ScenarioResult {
   const config: Partial<KvConfig> = { mode, n: Math.min(DEFAULT_KV_CONFIG.n, n) };
   config.r = Math.min(DEFAULT_KV_CONFIG.r, config.n as number);
   config.w = Math.min(DEFAULT_KV_CONFIG.w, config.n as number);
+  Object.assign(config, tuning);
   if (mode === 'linearizable' && (config.r as number) + (config.w as number) <= (config.n as number)) {
     throw new SimConfigError('linearizable mode needs at least 2 nodes (r + w > n)');
   }
@@ -361,5 +367,5 @@ export const kvScenario: Scenario = {
   summary: 'replicated key-value store (quorum or linearizable) under faults: no acknowledged write lost, linearizable, replicas converge',
   defaultNodes: KV_SIM_DEFAULTS.nodes,
   defaultDurationMs: KV_SIM_DEFAULTS.durationMs,
-  run: runKv,
+  run: (options) => runKv(options),
 };
