@@ -68,7 +68,7 @@ export const KV_SIM_DEFAULTS = {
   putShare: 0.5,
   deleteShare: 0.1,
   /** A final read is tried this many times before it counts as failed. */
-  finalReadAttempts: 20,
+  finalReadAttempts: 50,
   /** Bound of the linearizability search (explored states); above it the answer is "unknown". */
   maxStates: 2_000_000,
 };
