@@ -112,7 +112,6 @@ function latencySpec(l: LatencyDist): string {
 
 /** One client process's operation, as the scenario tracks it besides the history. */
 interface Outcome {
-  f: OpName;
   invokedAt: number;
   completedAt: number;
   type: 'ok' | 'fail' | 'info';
@@ -160,7 +159,7 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
   const operate = (process: number, clientId: NodeId, node: NodeId, f: OpName, key: string, body: Body, onDone: (type: Outcome['type'], read?: string | null) => void): Outcome => {
     const value = f === 'put' ? (body.value as string) : undefined;
     const op: PendingOperation = history.invoke(process, f, value === undefined ? { key } : { key, value });
-    const outcome: Outcome = { f, invokedAt: world.now, completedAt: Infinity, type: 'info' };
+    const outcome: Outcome = { invokedAt: world.now, completedAt: Infinity, type: 'info' };
     open++;
     world.client(clientId).request(
       node,
@@ -238,10 +237,10 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
   };
 
   // Phase 2: heal, let the last operations finish, wait for the replicas to agree.
+  const healedAt = world.now;
   world.network.healAll();
   for (const id of ids) world.restart(id);
   world.runFor(d.clientTimeoutMs + 1, () => open === 0);
-  const healedAt = world.now;
   const kvAt = (id: NodeId) => world.protocol<Kv>(id, 'kv') as Kv;
   // Converged: no node still holds a hint (a write that reached only
   // fallback nodes is not settled until delivered), and every replica of
@@ -261,8 +260,8 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
     return undefined;
   };
   let convergedAt: number | null = null;
-  for (let t = 0; t <= d.healBoundMs; t += d.pollMs) {
-    world.runUntil(healedAt + t);
+  for (let t = world.now; t <= healedAt + d.healBoundMs; t += d.pollMs) {
+    world.runUntil(t);
     if (unsettled() === undefined) {
       convergedAt = world.now;
       break;
@@ -323,7 +322,7 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
     name: 'replicas converged after healing',
     ok: converged,
     detail: converged
-      ? `hints delivered and every replica of ${keys.length} keys agrees ${(convergedAt as number) - healedAt} ms after healing; ${keys.length * n} final reads (r=${replicasPerKey}) agree`
+      ? `hints delivered and every replica of ${keys.length} keys agrees ${Math.round((convergedAt as number) - healedAt)} ms after healing; ${keys.length * n} final reads (r=${replicasPerKey}) agree`
       : `${convergedAt === null ? `${stillUnsettled} ${d.healBoundMs} ms after healing; ` : ''}${finalFailed} final reads failed; final reads ${finalsAgree ? 'agree' : 'disagree'} (replay: ${kvReplayCommand(options)})`,
   });
 
