@@ -32,6 +32,10 @@ interface SimFlags {
   mode?: string;
   algorithm?: string;
   join?: boolean;
+  consistency?: string;
+  clients?: number;
+  keys?: number;
+  history?: string;
   json?: boolean;
   events?: string;
 }
@@ -77,6 +81,10 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'gossip: push-pull or push')
     .option('--algorithm <name>', 'election: bully (highest id leads) or lowest')
     .option('--join', 'membership: every node knows only node 1 and joins through it')
+    .option('--consistency <mode>', 'kv: quorum or linearizable')
+    .option('--clients <n>', 'kv: concurrent client processes', intOption(1, 1000))
+    .option('--keys <n>', 'kv: keys the clients work on', intOption(1, 100_000))
+    .option('--history <file>', 'kv: write the client history to FILE as JSON lines (distlab check reads it)')
     .option('--json', 'print the result as JSON')
     .option('--events <file>', 'write every event (stamped node, time, seq) to FILE as JSON lines')
     .addHelpText('after', `\nScenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(20)} ${s.summary}`).join('\n')}\n${HELP}`)
@@ -94,6 +102,16 @@ export function register(program: Command): void {
         const fd = eventsFd;
         options.onEvent = (e) => writeSync(fd, `${JSON.stringify(e)}\n`);
       }
+      let historyFd: number | undefined;
+      if (flags.history !== undefined) {
+        try {
+          historyFd = openSync(flags.history, 'w');
+        } catch (err) {
+          throw new UsageError(`cannot write the history to '${flags.history}': ${(err as Error).message}`);
+        }
+        const fd = historyFd;
+        options.onHistory = (events) => events.forEach((e) => writeSync(fd, `${JSON.stringify(e)}\n`));
+      }
       let result: ScenarioResult;
       try {
         result = scenario.run(options);
@@ -102,6 +120,7 @@ export function register(program: Command): void {
         throw err;
       } finally {
         if (eventsFd !== undefined) closeSync(eventsFd);
+        if (historyFd !== undefined) closeSync(historyFd);
       }
       process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : render(result, options));
       const failed = result.verdicts.filter((v) => !v.ok);
@@ -131,6 +150,9 @@ function toOptions(flags: SimFlags): ScenarioOptions {
     if (flags.mode !== undefined) options.mode = flags.mode;
     if (flags.algorithm !== undefined) options.algorithm = flags.algorithm;
     if (flags.join) options.join = true;
+    if (flags.consistency !== undefined) options.consistency = flags.consistency;
+    if (flags.clients !== undefined) options.clients = flags.clients;
+    if (flags.keys !== undefined) options.keys = flags.keys;
     return options;
   } catch (err) {
     if (err instanceof SimConfigError) throw new UsageError(err.message);

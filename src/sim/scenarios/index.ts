@@ -14,6 +14,7 @@ import { gossipConvergenceScenario, gossipScenario } from './gossip.js';
 import { membershipScenario } from './membership.js';
 import { registryScenario } from './registry.js';
 import { ringScenario } from './ring.js';
+import { kvScenario } from './kv.js';
 import type { Scenario } from './types.js';
 
 export { broadcastWorkloadScenario };
@@ -28,6 +29,7 @@ export const SCENARIOS: readonly Scenario[] = [
   electionScenario,
   membershipScenario,
   registryScenario,
+  kvScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

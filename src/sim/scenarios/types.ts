@@ -3,6 +3,7 @@
  * ends in figures and verdicts. `distlab sim <scenario>` looks scenarios up
  * in ./index.ts; adding one is one file plus one line there.
  */
+import type { HistoryEvent } from '../../check/history.js';
 import type { StampedEvent } from '../../protocols/env.js';
 import type { CrashSchedule, PartitionSpec } from '../faults.js';
 import type { NetworkConfig } from '../network.js';
@@ -29,6 +30,13 @@ export interface ScenarioOptions {
   algorithm?: string;
   /** Membership: nodes know only one seed (node 1) and join through it. */
   join?: boolean;
+  /** kv: 'quorum' or 'linearizable'. */
+  consistency?: string;
+  /** kv: concurrent client processes, and keys they work on. */
+  clients?: number;
+  keys?: number;
+  /** Receives the client history (kv) once, at the end of the run. */
+  onHistory?: (history: readonly HistoryEvent[]) => void;
   /** Receives every event of the run. */
   onEvent?: (event: StampedEvent) => void;
 }
