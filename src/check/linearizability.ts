@@ -34,7 +34,7 @@
  *   everything else, which is the same as never happening.
  * - a read whose result is unknown (fail or info) says nothing: left out.
  */
-import { describeEvent, type HistoryEvent, HistoryParseError, type Operation, type PairedHistory, pairOperations, type Value } from './history.js';
+import { canonical, describeEvent, type HistoryEvent, HistoryParseError, type Operation, type PairedHistory, pairOperations, type Value } from './history.js';
 import { describeOperation, inferModel, type Model, MODELS, type ModelName, REFUSED } from './models.js';
 
 export interface LinearizabilityOptions {
@@ -101,8 +101,9 @@ export function checkLinearizability(history: readonly HistoryEvent[] | PairedHi
     if (problem) throw new HistoryParseError(op.invoke.line ?? op.invokedAt + 1, problem);
   }
 
-  // A read with no result constrains nothing and changes nothing.
-  const ops = paired.operations.filter((op) => model.mutates(op) || op.status === 'ok');
+  // A read with no result constrains nothing and changes nothing; an
+  // indefinite write that nobody saw can be left out too (see below).
+  const ops = withoutUnobservedIndefiniteWrites(paired.operations.filter((op) => model.mutates(op) || op.status === 'ok'));
   const partitions = groupByKey(ops);
   const budget: Budget = {
     deadline: started + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
@@ -367,4 +368,44 @@ export function formatViolation(model: Model | ModelName, v: Violation): string 
   lines.push('  the events involved:');
   for (const e of v.window) lines.push(`    line ${String(e.line ?? '?').padStart(5)}  ${describeEvent(e)}`);
   return lines.join('\n');
+}
+
+/**
+ * Leaves out every indefinite (`info`) write or put whose value no one ever
+ * observed: no successful read of its key returned that value and no cas on
+ * its key expected it, on a key that has no appends.
+ *
+ * This changes no verdict, and it is what keeps histories full of timeouts
+ * decidable (each `info` op otherwise doubles the orders to try):
+ * - If the history without the write is linearizable, so is the history with
+ *   it: an indefinite operation may simply not have happened.
+ * - If the history with it is linearizable, take such an order. Nothing that
+ *   is left in it can sit between the write and the key's next write: a read
+ *   there would return the value (none does), a successful cas there would
+ *   expect it (none does), and an append would build on it (there are none).
+ *   So the write's value is overwritten before anyone looks, and deleting the
+ *   write leaves every other operation's result as it was.
+ * Empty values are never dropped: in the kv model an absent key reads as "".
+ */
+export function withoutUnobservedIndefiniteWrites(ops: readonly Operation[]): Operation[] {
+  const seen = new Set<string>();
+  const keysWithAppends = new Set<string | undefined>();
+  const tag = (key: string | undefined, value: Value | undefined) => `${key ?? ''}\u0000${canonical(value)}`;
+  for (const op of ops) {
+    if (op.f === 'append') keysWithAppends.add(op.key);
+    else if ((op.f === 'read' || op.f === 'get') && op.status === 'ok') seen.add(tag(op.key, op.output));
+    else if (op.f === 'cas' && Array.isArray(op.input)) seen.add(tag(op.key, op.input[0]));
+  }
+  return ops.filter(
+    (op) =>
+      !(
+        op.status === 'info' &&
+        (op.f === 'write' || op.f === 'put') &&
+        op.input !== undefined &&
+        op.input !== null &&
+        op.input !== '' &&
+        !keysWithAppends.has(op.key) &&
+        !seen.has(tag(op.key, op.input))
+      ),
+  );
 }

@@ -2,8 +2,8 @@
  * The linearizability checker on small hand-built histories, one rule each.
  */
 import { describe, expect, it } from 'vitest';
-import { HistoryParseError } from '../../src/check/history.js';
-import { checkLinearizability, formatViolation } from '../../src/check/linearizability.js';
+import { HistoryParseError, HistoryRecorder, pairOperations } from '../../src/check/history.js';
+import { checkLinearizability, formatViolation, withoutUnobservedIndefiniteWrites } from '../../src/check/linearizability.js';
 import { events } from './helpers.js';
 
 const valid = (...lines: string[]) => checkLinearizability(events(...lines)).valid;
@@ -173,5 +173,62 @@ describe('the verdict', () => {
   it('rejects operations that do not fit the model, naming the line', () => {
     expect(() => checkLinearizability(events('1 invoke append 1', '1 ok append 1'), { model: 'register' })).toThrow(HistoryParseError);
     expect(() => checkLinearizability(events('1 invoke read', '1 ok read 1'), { model: 'kv' })).toThrow(/line 1: the kv model has no 'read'/);
+  });
+});
+
+describe('indefinite writes nobody saw', () => {
+  it('are left out of the search: exactly those, and the verdict is unchanged', () => {
+    let t = 0;
+    const rec = new HistoryRecorder({ clock: () => t++ });
+    rec.invoke(1, 'put', { key: 'k', value: 'a' }).info('timed-out'); // read below: kept
+    rec.invoke(2, 'put', { key: 'k', value: 'b' }).info('timed-out'); // read below: kept
+    rec.invoke(3, 'put', { key: 'j', value: 'a' }).info('timed-out'); // 'a' was read on k, not on j: left out
+    rec.invoke(5, 'put', { key: 'k', value: 'd' }).info('timed-out'); // never read: left out
+    rec.invoke(6, 'put', { key: 'k', value: 'e' }).ok(); // acknowledged: always kept
+    rec.invoke(4, 'get', { key: 'k' }).ok('a');
+    rec.invoke(4, 'put', { key: 'k', value: 'c' }).ok();
+    rec.invoke(4, 'get', { key: 'k' }).ok('b'); // linearizable: the indefinite put of b took effect late
+    const kept = withoutUnobservedIndefiniteWrites(pairOperations(rec.events).operations);
+    expect(kept.map((op) => `${op.key}:${op.f}=${String(op.input ?? op.output)}`)).toEqual([
+      'k:put=a', 'k:put=b', 'k:put=e', 'k:get=a', 'k:put=c', 'k:get=b',
+    ]);
+    expect(checkLinearizability(rec.events).valid).toBe(true);
+
+    const bad = new HistoryRecorder({ clock: () => t++ });
+    bad.invoke(1, 'put', { key: 'k', value: 'x' }).ok();
+    bad.invoke(2, 'put', { key: 'k', value: 'y' }).info('timed-out'); // never read: left out
+    bad.invoke(1, 'get', { key: 'k' }).ok(null); // x was acknowledged: a violation either way
+    expect(checkLinearizability(bad.events).valid).toBe(false);
+  });
+
+  it('keeps writes a cas expected, and every write on a key with appends', () => {
+    let t = 0;
+    const rec = new HistoryRecorder({ clock: () => t++ });
+    rec.invoke(1, 'write', { value: 1 }).info('timed-out');
+    rec.invoke(2, 'cas', { value: [1, 2] }).ok();
+    const reg = withoutUnobservedIndefiniteWrites(pairOperations(rec.events).operations);
+    expect(reg.map((op) => op.f)).toEqual(['write', 'cas']);
+    expect(checkLinearizability(rec.events).valid).toBe(true);
+
+    const app = new HistoryRecorder({ clock: () => t++ });
+    app.invoke(1, 'put', { key: 'k', value: 'x' }).info('timed-out');
+    app.invoke(2, 'append', { key: 'k', value: 'y' }).ok();
+    app.invoke(2, 'get', { key: 'k' }).ok('xy');
+    expect(withoutUnobservedIndefiniteWrites(pairOperations(app.events).operations)).toHaveLength(3);
+    expect(checkLinearizability(app.events).valid).toBe(true);
+  });
+
+  it('keeps a history full of timeouts decidable', () => {
+    // 40 clients each time out on a put of their own value while one reader
+    // keeps seeing the last acknowledged value: without leaving the unseen
+    // puts out, the search would have to try 2^40 subsets of them.
+    let t = 0;
+    const rec = new HistoryRecorder({ clock: () => t++ });
+    rec.invoke(0, 'put', { key: 'k', value: 'base' }).ok();
+    const pending = Array.from({ length: 40 }, (_, i) => rec.invoke(100 + i, 'put', { key: 'k', value: `v${i}` }));
+    for (let i = 0; i < 20; i++) rec.invoke(1, 'get', { key: 'k' }).ok('base');
+    for (const p of pending) p.info('timed-out');
+    const result = checkLinearizability(rec.events, { maxStates: 10_000 });
+    expect(result.valid).toBe(true);
   });
 });

@@ -23,8 +23,7 @@ import { checkLinearizability } from '../../src/check/linearizability.js';
 import { parseHistory } from '../../src/check/history.js';
 import { parsePartition } from '../../src/sim/faults.js';
 import { Rng } from '../../src/sim/rng.js';
-import { HistoryRecorder } from '../../src/check/history.js';
-import { kvReplayCommand, runKv, withoutUnreadIndefinitePuts } from '../../src/sim/scenarios/kv.js';
+import { kvReplayCommand, runKv } from '../../src/sim/scenarios/kv.js';
 import type { ScenarioOptions, ScenarioResult } from '../../src/sim/scenarios/types.js';
 
 const SEEDS = 200;
@@ -87,32 +86,6 @@ function expectSafeAndFaulty(s: Sweep, verdicts: string[]): void {
   expect(s.acknowledgedWrites).toBeGreaterThan(SEEDS);
   expect(verdicts.length).toBeGreaterThan(0);
 }
-
-describe('pruning the history for the linearizability search', () => {
-  it('drops exactly the indefinite puts whose value no read returned, and keeps the verdict', () => {
-    let t = 0;
-    const rec = new HistoryRecorder({ clock: () => t++ });
-    rec.invoke(1, 'put', { key: 'k', value: 'a' }).info('timed-out'); // read below: kept
-    rec.invoke(2, 'put', { key: 'k', value: 'b' }).info('timed-out'); // read below: kept
-    rec.invoke(3, 'put', { key: 'j', value: 'a' }).info('timed-out'); // 'a' was read on k, not on j: dropped
-    rec.invoke(5, 'put', { key: 'k', value: 'd' }).info('timed-out'); // never read: dropped
-    rec.invoke(4, 'get', { key: 'k' }).ok('a');
-    rec.invoke(4, 'put', { key: 'k', value: 'c' }).ok();
-    rec.invoke(4, 'get', { key: 'k' }).ok('b'); // linearizable: the indefinite put of b took effect late
-    const pruned = withoutUnreadIndefinitePuts(rec.events);
-    expect(pruned.filter((e) => e.type === 'invoke').map((e) => `${e.key}=${e.value ?? '?'}`)).toEqual(['k=a', 'k=b', 'k=?', 'k=c', 'k=?']);
-    expect(checkLinearizability(pruned).valid).toBe(true);
-    expect(checkLinearizability(rec.events).valid).toBe(true);
-
-    const bad = new HistoryRecorder({ clock: () => t++ });
-    bad.invoke(1, 'put', { key: 'k', value: 'x' }).ok();
-    bad.invoke(2, 'put', { key: 'k', value: 'y' }).info('timed-out'); // never read: dropped
-    bad.invoke(1, 'get', { key: 'k' }).ok(null); // x was acknowledged: a violation either way
-    expect(withoutUnreadIndefinitePuts(bad.events)).toHaveLength(4);
-    expect(checkLinearizability(withoutUnreadIndefinitePuts(bad.events)).valid).toBe(false);
-    expect(checkLinearizability(bad.events).valid).toBe(false);
-  });
-});
 
 describe('kv in the simulator under partitions, loss and crashes', () => {
   it('the harness has teeth: with R = W = 1 (no quorum overlap) it finds lost writes', () => {

@@ -302,7 +302,7 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
         ? `${lost.acknowledgedWrites} acknowledged writes, ${lost.checkedWrites} followed by a read of their key, none lost`
         : `${lost.lost.length} lost, e.g. p${firstLost?.write.process} ${firstLost?.write.f} ${JSON.stringify(firstLost?.write.input ?? null)} on ${firstLost?.write.key}: ${firstLost?.why} (replay: ${kvReplayCommand(options)})`,
   });
-  const lin = checkLinearizability(withoutUnreadIndefinitePuts(events), { model: 'kv', maxStates: d.maxStates, timeoutMs: 600_000 });
+  const lin = checkLinearizability(events, { model: 'kv', maxStates: d.maxStates, timeoutMs: 600_000 });
   const linText =
     lin.valid === true
       ? `yes (${lin.operations} operations on ${lin.partitions} keys)`
@@ -359,29 +359,6 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
     verdicts,
     messages: s.toJSON(),
   };
-}
-
-/**
- * The history without the indefinite puts whose value no read returned.
- * Values are unique, so such a put can be taken never to have happened:
- * in any linearization that places it, no read sees it, so the next
- * operation on its key after it is another write or nothing, and dropping
- * it leaves a valid linearization. The verdict is the same; the search is
- * far smaller (each indefinite put could otherwise go almost anywhere).
- */
-export function withoutUnreadIndefinitePuts(events: readonly HistoryEvent[]): HistoryEvent[] {
-  const read = new Set<string>();
-  for (const e of events) if (e.type === 'ok' && e.f === 'get' && e.value != null) read.add(`${e.key}\u0000${String(e.value)}`);
-  const lastInvoke = new Map<string, HistoryEvent>();
-  const drop = new Set<HistoryEvent>();
-  for (const e of events) {
-    if (e.type === 'invoke') lastInvoke.set(String(e.process), e);
-    else if (e.type === 'info' && e.f === 'put') {
-      const invoke = lastInvoke.get(String(e.process)) as HistoryEvent;
-      if (!read.has(`${invoke.key}\u0000${String(invoke.value)}`)) drop.add(invoke).add(e);
-    }
-  }
-  return events.filter((e) => !drop.has(e));
 }
 
 export const kvScenario: Scenario = {
