@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import type { Level } from 'pino';
 import type { LogFormat } from '../live/log.js';
 import type { NodeConfig } from '../live/node-main.js';
+import { DEFAULT_PROTOCOL_SETTINGS, type ProtocolSettings } from '../live/protocols.js';
 import { defaultTeam, findNode, loadRoster, RosterError, type RosterEntry } from '../live/roster.js';
 import { UsageError } from './errors.js';
 
@@ -24,6 +25,8 @@ export interface NodeFlags {
   logFormat: LogFormat;
   bodyLimit: number;
   callTimeoutMs: number;
+  /** Protocol tuning; each field defaults to DEFAULT_PROTOCOL_SETTINGS. */
+  protocols?: Partial<ProtocolSettings>;
 }
 
 export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
@@ -57,6 +60,7 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
     callTimeoutMs: flags.callTimeoutMs,
     logLevel: flags.logLevel,
     logFormat: flags.logFormat,
+    protocols: { ...DEFAULT_PROTOCOL_SETTINGS, ...flags.protocols },
   };
 }
 

@@ -13,6 +13,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Level } from 'pino';
 import { createLogger, type LogFormat } from './log.js';
+import { DEFAULT_PROTOCOL_SETTINGS, registerProtocols, type ProtocolSettings } from './protocols.js';
 import type { Roster, RosterEntry } from './roster.js';
 import { buildServer } from './server.js';
 
@@ -29,6 +30,8 @@ export interface NodeConfig {
   callTimeoutMs: number;
   logLevel: Level | 'silent';
   logFormat: LogFormat;
+  /** Tuning of the coordination protocols (default DEFAULT_PROTOCOL_SETTINGS). */
+  protocols?: ProtocolSettings;
 }
 
 /** How long a stopping node waits for requests in flight (and workers) before it gives up on them. */
@@ -78,6 +81,10 @@ async function runServer(config: NodeConfig): Promise<void> {
     callTimeoutMs: config.callTimeoutMs,
     logger,
   });
+  // Each worker of a multi-process node would claim the same node id, so the
+  // protocols run only in a node of one process.
+  if (config.workers === 1) registerProtocols(app, config.protocols ?? DEFAULT_PROTOCOL_SETTINGS);
+  else logger.warn(`the coordination protocols (ring, election, gossip, ...) are off with --workers ${config.workers}`);
   const stop = stopSignal();
   try {
     await app.listen({ host: config.host, port: config.port });

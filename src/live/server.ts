@@ -36,6 +36,7 @@ import { MessageLog } from './state/message-log.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_CALL_TIMEOUT_MS = 1000;
+const QUIET_LOG_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
 
 export interface ServerOptions {
   /** This node: id, team and the URL peers reach it at. */
@@ -145,6 +146,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
+    // A route registered with a quieter logLevel (node-to-node `POST /envelope`) logs only its failures.
+    const quiet = QUIET_LOG_LEVELS.has(request.routeOptions.logLevel) && reply.statusCode < 400;
+    if (quiet) return done();
     logger.info(
       {
         method: request.method,

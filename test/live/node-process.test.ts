@@ -14,7 +14,9 @@ describe('a cluster of real nodes', () => {
     const [n1, n2] = cluster.nodes;
     const root = await http(`${n1!.url}/`);
     expect(root.status).toBe(200);
-    expect(root.body).toEqual({ team: 'team1', host: '127.0.0.1', counter: 1, id: 1, node_id: 1, message: 'Node is running' });
+    expect(root.body).toMatchObject({ team: 'team1', host: '127.0.0.1', counter: 1, id: 1, node_id: 1, message: 'Node is running' });
+    // ... plus the election's and gossip's fields (test/live-protocols)
+    expect(Object.keys(root.body)).toEqual(expect.arrayContaining(['leader_id', 'is_leader', 'election_in_progress', 'states']));
     expect(root.headers['x-active-requests']).toBe('1');
     expect((await http(`${n2!.url}/ping`)).body).toEqual({ status: 'pong' });
     expect((await http(`${n2!.url}/health`)).body).toEqual({ status: 'ok', node_id: 2, active_requests: 1 });

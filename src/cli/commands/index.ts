@@ -4,13 +4,19 @@
  * Listed in the order `distlab --help` shows them.
  */
 import type { Command } from 'commander';
+import * as broadcast from './broadcast.js';
 import * as check from './check.js';
+import * as gossip from './gossip.js';
+import * as leader from './leader.js';
 import * as load from './load.js';
 import * as node from './node.js';
+import * as members from './members.js';
 import * as ping from './ping.js';
+import * as ring from './ring.js';
 import * as shard from './shard.js';
 import * as sim from './sim.js';
 import * as up from './up.js';
+import * as watch from './watch.js';
 
 export const commandModules: Array<{ register(program: Command): void }> = [
   node,
@@ -20,4 +26,10 @@ export const commandModules: Array<{ register(program: Command): void }> = [
   sim,
   check,
   shard,
+  ring,
+  broadcast,
+  leader,
+  gossip,
+  members,
+  watch,
 ];

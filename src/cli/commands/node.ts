@@ -7,6 +7,8 @@ import { InvalidArgumentError } from 'commander';
 import { MAX_LOAD_FACTOR } from '../../live/cpu-load.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../../live/log.js';
 import { NodeStartError, runNode } from '../../live/node-main.js';
+import { DEFAULT_PROTOCOL_SETTINGS, ELECTION_ALGORITHMS, SWIM_PROFILES, type SwimProfile } from '../../live/protocols.js';
+import type { ElectionAlgorithm } from '../../protocols/election.js';
 import { RosterError, validateId } from '../../live/roster.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_CALL_TIMEOUT_MS } from '../../live/server.js';
 import { OperationFailed } from '../errors.js';
@@ -34,6 +36,9 @@ interface RawNodeOptions {
   logFormat: LogFormat;
   bodyLimit: number;
   callTimeout: number;
+  election: ElectionAlgorithm;
+  swimProfile: SwimProfile;
+  gossipInterval: number;
 }
 
 export function register(program: Command): void {
@@ -51,6 +56,9 @@ export function register(program: Command): void {
     .addOption(new Option('--log-format <format>', 'log format: pretty on a terminal, JSON otherwise, unless forced').env('DISTLAB_LOG_FORMAT').default('auto').choices(LOG_FORMATS))
     .addOption(new Option('--body-limit <bytes>', 'largest accepted request body').env('DISTLAB_BODY_LIMIT').default(DEFAULT_BODY_LIMIT).argParser(intOption(1, 1024 * 1024 * 1024)))
     .addOption(new Option('--call-timeout <duration>', 'timeout of calls to peers, e.g. 1s or 500ms').env('DISTLAB_CALL_TIMEOUT').default(DEFAULT_CALL_TIMEOUT_MS, '1s').argParser(durationOption))
+    .addOption(new Option('--election <algorithm>', 'leader election: bully (highest id alive leads) or lowest (lowest id alive)').env('DISTLAB_ELECTION').default(DEFAULT_PROTOCOL_SETTINGS.election).choices(ELECTION_ALGORITHMS))
+    .addOption(new Option('--swim-profile <profile>', 'failure detector timing: local (loopback, ~2 s to declare a crash) or lan (Pis on a LAN, ~6-10 s)').env('DISTLAB_SWIM_PROFILE').default(DEFAULT_PROTOCOL_SETTINGS.swimProfile).choices(SWIM_PROFILES))
+    .addOption(new Option('--gossip-interval <duration>', 'time between gossip rounds, e.g. 1s or 200ms').env('DISTLAB_GOSSIP_INTERVAL').default(DEFAULT_PROTOCOL_SETTINGS.gossipIntervalMs, '1s').argParser(durationOption))
     .action(async (opts: RawNodeOptions, command: Command) => {
       const portSource = command.getOptionValueSource('port');
       const config = resolveNodeConfig({
@@ -66,6 +74,7 @@ export function register(program: Command): void {
         logFormat: opts.logFormat,
         bodyLimit: opts.bodyLimit,
         callTimeoutMs: opts.callTimeout,
+        protocols: { election: opts.election, swimProfile: opts.swimProfile, gossipIntervalMs: opts.gossipInterval },
       });
       try {
         await runNode(config);
