@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import * as broadcast from './broadcast.js';
+import * as capstone from './capstone.js';
 import * as check from './check.js';
 import * as gossip from './gossip.js';
 import * as leader from './leader.js';
@@ -32,4 +33,5 @@ export const commandModules: Array<{ register(program: Command): void }> = [
   gossip,
   members,
   watch,
+  capstone,
 ];
