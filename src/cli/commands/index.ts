@@ -6,8 +6,10 @@
 import type { Command } from 'commander';
 import * as broadcast from './broadcast.js';
 import * as capstone from './capstone.js';
+import * as chaos from './chaos.js';
 import * as check from './check.js';
 import * as gossip from './gossip.js';
+import * as kv from './kv.js';
 import * as leader from './leader.js';
 import * as load from './load.js';
 import * as node from './node.js';
@@ -33,5 +35,7 @@ export const commandModules: Array<{ register(program: Command): void }> = [
   gossip,
   members,
   watch,
+  kv,
+  chaos,
   capstone,
 ];
