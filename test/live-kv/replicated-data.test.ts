@@ -40,7 +40,7 @@ async function isolate(cluster: LocalCluster, id: string): Promise<void> {
   expect(res.status).toBe(200);
 }
 
-describe('replicated /data on a live cluster', () => {
+describe('replicated /data on a live cluster', { timeout: 90_000 }, () => {
   it('keeps an acknowledged write through SIGKILL and restart of a replica', async () => {
     const cluster = await durableCluster(3);
     const put = await putUntilStored(url(cluster, '1'), 'survivor', 'still here', '?w=3');
