@@ -1,6 +1,7 @@
 /**
  * The handouts' kill script (Module 6): every `everyMs`, SIGKILL a random
- * running node, wait `restartAfterMs`, start it again — with the same data
+ * running node, wait `restartAfterMs`, start it again (the next kill comes
+ * `everyMs` after the previous one, or as soon as the restart is done) — with the same data
  * directory, so what it had acknowledged must still be there.
  *
  * It drives anything that can list, kill and restart nodes: a LocalCluster
@@ -51,9 +52,12 @@ export function startKiller(target: KillTarget, options: KillerOptions): Killer 
       };
     });
 
+  // Kills keep their rhythm (one every `everyMs`, start to start) however long a restart takes.
   const loop = async (): Promise<void> => {
+    let round = performance.now();
     while (!stopped && (options.count === undefined || kills < options.count)) {
-      await sleep(options.everyMs);
+      await sleep(Math.max(0, round + options.everyMs - performance.now()));
+      round = performance.now();
       if (stopped) break;
       let victim: string | undefined;
       try {
