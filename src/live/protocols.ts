@@ -15,8 +15,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { StampedEvent, Storage } from '../protocols/env.js';
-import type { ProtocolFactory } from '../protocols/env.js';
+import type { ProtocolFactory, StampedEvent, Storage } from '../protocols/env.js';
 import { broadcastAll } from '../protocols/broadcast-all.js';
 import { structuredBroadcast } from '../protocols/broadcast-structured.js';
 import { broadcast } from '../protocols/broadcast.js';
@@ -24,7 +23,7 @@ import { election, type ElectionAlgorithm } from '../protocols/election.js';
 import { DEFAULT_GOSSIP_CONFIG, gossip } from '../protocols/gossip.js';
 import { DEFAULT_KV_CONFIG, kv, type KvConfig } from '../protocols/kv.js';
 import { registry } from '../protocols/registry.js';
-import { ring } from '../protocols/ring.js';
+import { predecessor, ring } from '../protocols/ring.js';
 import { LAN_SWIM_CONFIG, swim } from '../protocols/swim.js';
 import { registerRuntime, type LiveHost } from './host.js';
 import { coordinationRoutes } from './routes/coordination.js';
@@ -55,7 +54,6 @@ export const DEFAULT_PROTOCOL_SETTINGS: ProtocolSettings = {
 
 /** The protocol names `GET /status/:protocol` knows, in the order the node runs them. */
 export const PROTOCOL_NAMES = ['ring', 'broadcast_all', 'structured_broadcast', 'broadcast', 'gossip', 'election', 'registry', 'swim', 'kv'] as const;
-export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 /** The factories a node runs, in PROTOCOL_NAMES order. */
 export function protocolFactories(settings: ProtocolSettings, selfUrl: string): ProtocolFactory[] {
@@ -174,7 +172,8 @@ function mirrorIntoMessageLog(app: FastifyInstance, host: LiveHost): void {
   );
   const unsubscribe = node.messages.subscribe((message) => {
     if (mirroring) return;
-    const from = originOf(message.from, node.roster);
+    const from = ringOrigin(message.from, node.id, node.roster);
+    if (from === undefined) return; // a broadcast from another node, not a ring hop
     // The ring records the round synchronously, inside request().
     fromPost = true;
     const replied = host.request({ type: 'ring.message', from, payload: message.payload }, 2_000);
@@ -184,6 +183,23 @@ function mirrorIntoMessageLog(app: FastifyInstance, host: LiveHost): void {
     });
   });
   app.addHook('onClose', async () => void unsubscribe());
+}
+
+/**
+ * Whether a `POST /message` is a ring hop, and from which origin. The
+ * handout's ring posts to the *next* node, so a message from the node just
+ * before this one (or from this node itself) continues a ring round; so does
+ * one whose sender is not a known node (a laptop, an ambiguous address), as
+ * the ring protocol then takes the node before this one as the origin. A
+ * message from any other roster node is the handout's broadcast ("one node
+ * POSTs to every other"): it is logged and goes no further, so every node
+ * logs it once. Returns the `from` to hand to `ring.message`, or undefined.
+ */
+export function ringOrigin(from: string, self: string, roster: ReadonlyArray<{ id: string; url: string }>): string | undefined {
+  const origin = originOf(from, roster);
+  const ids = roster.map((n) => n.id);
+  if (!ids.includes(origin)) return origin;
+  return origin === self || origin === predecessor(ids, self) ? origin : undefined;
 }
 
 /**

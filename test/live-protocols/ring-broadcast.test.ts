@@ -6,15 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/cli/local-cluster.js';
-import { http, runCli, startCluster, stopAll, waitFor } from '../helpers/cluster.js';
+import { http, runCli, spawnCli, startCluster, stopAll, waitFor } from '../helpers/cluster.js';
 
+/** Five node processes can take a while to start on a busy machine. */
+const START_TIMEOUT_MS = 60_000;
 let cluster: LocalCluster;
 const url = (id: string): string => cluster.node(id).url;
 const ids = ['1', '2', '3', '4', '5'];
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 5, nodeArgs: ['--gossip-interval', '200ms'] });
-});
+}, START_TIMEOUT_MS);
 afterAll(stopAll);
 
 /** How many entries of a node's message log carry `payload`. */
@@ -48,6 +50,18 @@ describe('ring and broadcast on a live 5-node cluster', () => {
     for (const id of ids) expect(await logged(id, 'ring-token-1')).toBe(1);
   });
 
+  it("logs the handout's broadcast by POST /message once per node, without starting ring rounds", async () => {
+    // Node 1 posts to every other node; only its successor (node 2) takes it as a ring hop.
+    for (const id of ['3', '4', '5']) {
+      expect((await http(`${url(id)}/message`, { json: { from: '1', payload: 'bcast-1' } })).status).toBe(200);
+      // A ring round would have been recorded before the POST was answered.
+      const ring = await http(`${url(id)}/status/ring`);
+      expect(ring.body.log.some((e: { token: string }) => e.token === 'bcast-1')).toBe(false);
+    }
+    for (const id of ['3', '4', '5']) expect(await logged(id, 'bcast-1')).toBe(1);
+    expect(await logged('1', 'bcast-1')).toBe(0);
+  });
+
   it('broadcasts one-to-all and structured, and every node gets the message', async () => {
     const all = await http(`${url('3')}/broadcast`, { json: { message: 'hello-all' } });
     expect(all.status).toBe(200);
@@ -69,6 +83,9 @@ describe('ring and broadcast on a live 5-node cluster', () => {
   });
 
   it("spreads a gossip update to every node's states", async () => {
+    // A live watcher (not a terminal: a new frame per change) follows the nodes' event streams.
+    const watcher = spawnCli(['watch', 'gossip', '--roster', cluster.rosterPath]);
+    await watcher.waitForOutput(/converged ✓ \(5 nodes\)/);
     const res = await http(`${url('2')}/update`, { method: 'POST' });
     expect(res.status).toBe(200);
     const version = res.body.version as number;
@@ -77,6 +94,9 @@ describe('ring and broadcast on a live 5-node cluster', () => {
       const roots = await Promise.all(ids.map((id) => http(`${url(id)}/`)));
       return roots.every((r) => r.body.states?.['2'] === version);
     }, `version ${version} of node 2 on every node`);
+    await watcher.waitForOutput(new RegExp(`^5 +0 +${version} +0 +0 +0 +up$`, 'm'));
+    watcher.child.kill('SIGINT');
+    expect((await watcher.exited).code).toBe(0);
     const once = await runCli(['watch', 'gossip', '--once', '--roster', cluster.rosterPath]);
     expect(once.code).toBe(0);
     expect(once.stdout).toContain('converged ✓ (5 nodes)');
@@ -125,5 +145,14 @@ describe('ring and broadcast on a live 5-node cluster', () => {
     expect(cli.stdout).toContain('skipped  3');
     const watch = await runCli(['watch', 'ring', '--once', '--roster', cluster.rosterPath]);
     expect(watch.stdout).toMatch(/^3 +unreachable \(connection refused\)/m);
+  });
+
+  it('stops cleanly on SIGTERM with its protocols running (no timer keeps it alive)', async () => {
+    const exits: Array<{ code: number | null; signal: string | null }> = [];
+    cluster.onNodeExit((node, code, signal) => {
+      if (node.id === '2') exits.push({ code, signal });
+    });
+    await cluster.kill('2', 'SIGTERM');
+    expect(exits).toEqual([{ code: 0, signal: null }]);
   });
 });

@@ -85,7 +85,7 @@ export async function watchLive<S>(view: WatchView<S>, roster: readonly RosterEn
         maxBackoffMs: 2000,
         onStatus: (status, detail) => {
           if (status === 'lost') {
-            reach = { ...reach, [node.id]: { state: 'down', detail: detail ?? 'connection lost' } };
+            reach = { ...reach, [node.id]: { state: 'down', detail: detail === 'ECONNREFUSED' ? 'connection refused' : (detail ?? 'connection lost') } };
             schedule();
             return;
           }

@@ -15,7 +15,7 @@
  * - `POST /update`, `POST /gossip {states}` and `states` in `GET /` — Module 07.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Body } from '../../protocols/envelope.js';
 import { compareIds } from '../../protocols/envelope.js';
 import type { Election } from '../../protocols/election.js';
@@ -27,21 +27,24 @@ import { ask } from '../protocol-http.js';
 import { jsonId } from '../roster.js';
 
 const Id = Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0 })]);
-/** A route whose body is optional: nothing, `null` or an object of this shape. */
-const Optional = <T extends ReturnType<typeof Type.Object>>(schema: T) => Type.Union([schema, Type.Undefined(), Type.Null()]);
+/** For routes whose body is optional (`curl -X POST .../update`): no body reads as `{}`. */
+async function noBodyAsEmpty(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+}
 
-const RingStartBody = Optional(Type.Object({ token: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })) }, { additionalProperties: false }));
+const RingStartBody = Type.Object({ token: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })) }, { additionalProperties: false });
 const BroadcastBody = Type.Object(
   { message: Type.Unknown(), mode: Type.Optional(Type.Union([Type.Literal('all'), Type.Literal('structured')])) },
   { additionalProperties: false },
 );
 const ValueBody = Type.Object({ value: Type.Unknown() }, { additionalProperties: false });
-const ElectionBody = Optional(Type.Object({ from: Type.Optional(Id), sender_id: Type.Optional(Id) }, { additionalProperties: false }));
+const ElectionBody = Type.Object({ from: Type.Optional(Id), sender_id: Type.Optional(Id) }, { additionalProperties: false });
 const CoordinatorBody = Type.Object({ leader_id: Type.Optional(Id), leader: Type.Optional(Id) }, { additionalProperties: false });
-const EmptyBody = Optional(Type.Object({}, { additionalProperties: false }));
+const EmptyBody = Type.Object({}, { additionalProperties: false });
 const GossipBody = Type.Object(
   {
     states: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0 })),
+    // Who is gossiping: accepted from the handout's clients, not needed by the merge.
     from: Type.Optional(Id),
     sender_id: Type.Optional(Id),
   },
@@ -73,8 +76,8 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   // ---- ring -------------------------------------------------------------
 
-  app.post<{ Body: Static<typeof RingStartBody> }>('/ring/start', { schema: { body: RingStartBody } }, async (request) => {
-    const body: Body = { type: 'ring.start', ...(request.body?.token !== undefined && { token: request.body.token }) };
+  app.post<{ Body: Static<typeof RingStartBody> }>('/ring/start', { schema: { body: RingStartBody }, preValidation: noBodyAsEmpty }, async (request) => {
+    const body: Body = { type: 'ring.start', ...(request.body.token !== undefined && { token: request.body.token }) };
     const r = await ask(host, body, 'ring.start_ok', ringWaitMs);
     return { node_id: nodeId, token: r.token, round: r.round, path: ids(r.path), visited: ids(r.visited), skipped: ids(r.skipped), rtt_ms: r.rtt_ms };
   });
@@ -83,7 +86,6 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   app.post<{ Body: Static<typeof BroadcastBody> }>('/broadcast', { schema: { body: BroadcastBody } }, async (request) => {
     const { message, mode = 'all' } = request.body;
-    if (message === undefined) throw new HttpError(400, 'invalid request', "body field 'message' is required");
     if (mode === 'structured') {
       if (typeof message !== 'string') throw new HttpError(400, 'invalid request', "a structured broadcast's 'message' must be a string");
       const r = await ask(host, { type: 'structured_broadcast.start', message }, 'structured_broadcast.start_ok', ringWaitMs);
@@ -95,7 +97,6 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   app.post<{ Body: Static<typeof ValueBody> }>('/broadcast/values', { schema: { body: ValueBody } }, async (request, reply) => {
     const { value } = request.body;
-    if (value === undefined) throw new HttpError(400, 'invalid request', "body field 'value' is required");
     await ask(host, { type: 'broadcast.send', value }, 'broadcast.send_ok');
     return reply.code(201).send({ status: 'stored', node_id: nodeId, value });
   });
@@ -110,8 +111,8 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   // The bully's ELECTION message from a client: "I am alive" (OK), and a node
   // that outranks the sender runs an election of its own — as the handout's node does.
-  app.post<{ Body: Static<typeof ElectionBody> }>('/election', { schema: { body: ElectionBody } }, async (request) => {
-    const raw = request.body?.from ?? request.body?.sender_id;
+  app.post<{ Body: Static<typeof ElectionBody> }>('/election', { schema: { body: ElectionBody }, preValidation: noBodyAsEmpty }, async (request) => {
+    const raw = request.body.from ?? request.body.sender_id;
     const from = raw === undefined ? undefined : String(raw);
     const outranked = from === undefined || !node.roster.some((n) => n.id === from) || compareIds(from, node.id) < 0;
     if (outranked) await ask(host, { type: 'election.start' }, 'election.start_ok');
@@ -127,7 +128,7 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   // ---- gossip (Module 07) ------------------------------------------------------
 
-  app.post<{ Body: Static<typeof EmptyBody> }>('/update', { schema: { body: EmptyBody } }, async () => {
+  app.post<{ Body: Static<typeof EmptyBody> }>('/update', { schema: { body: EmptyBody }, preValidation: noBodyAsEmpty }, async () => {
     const r = await ask(host, { type: 'gossip.update' }, 'gossip.update_ok');
     return { status: 'updated', node_id: nodeId, version: r.version, states: gossipOf().status().states };
   });
