@@ -69,9 +69,12 @@ export class SqliteStorage implements Storage {
     return this.data.get(key) as T | undefined;
   }
 
+  /** Throws a TypeError, changing nothing, for a value JSON cannot hold (undefined, a function, a BigInt). */
   put(key: string, value: unknown, onDurable?: () => void): void {
+    const json = JSON.stringify(value) as string | undefined;
+    if (json === undefined) throw new TypeError(`cannot store ${typeof value} under '${key}': not JSON`);
     this.data.set(key, value);
-    this.enqueue({ key, json: JSON.stringify(value), onDurable });
+    this.enqueue({ key, json, onDurable });
   }
 
   delete(key: string, onDurable?: () => void): void {
