@@ -36,6 +36,8 @@ export interface VictoryLoopOptions {
   onOperation?: (line: OperationLine) => void;
   /** Stops the loop early. */
   signal?: AbortSignal;
+  /** Runs when the workers are done, before the final reads (the capstone stops its chaos here). */
+  beforeFinalReads?: () => Promise<void>;
 }
 
 export interface OperationLine {
@@ -118,6 +120,7 @@ export async function runVictoryLoop(options: VictoryLoopOptions): Promise<Victo
   try {
     await Promise.all(Array.from({ length: workers }, (_, w) => worker(w + 1)));
     const elapsed = performance.now() - started;
+    await options.beforeFinalReads?.();
     // The final reads: one more read of every key, by a fresh process.
     const last = new DistlabClient({ ...options.client, nodes: options.nodes, history, process: workers + 1, attempts: 10 });
     clients.push(last);

@@ -92,10 +92,9 @@ async function capstone(opts: CapstoneOptions): Promise<number> {
       const root = resolve(opts.dataRoot);
       rmSync(root, { recursive: true, force: true });
       mkdirSync(root, { recursive: true });
-      out(`starting ${opts.nodes} nodes (${opts.consistency}, N=${DEFAULT_PROTOCOL_SETTINGS.kv.n} R=${DEFAULT_PROTOCOL_SETTINGS.kv.r} W=${DEFAULT_PROTOCOL_SETTINGS.kv.w}), data in ${root}/data/<id> ...`);
-      const kv = { replicas: Math.min(DEFAULT_PROTOCOL_SETTINGS.kv.n, opts.nodes), readQuorum: 0, writeQuorum: 0, consistency: opts.consistency };
-      kv.readQuorum = Math.min(DEFAULT_PROTOCOL_SETTINGS.kv.r, kv.replicas);
-      kv.writeQuorum = Math.min(DEFAULT_PROTOCOL_SETTINGS.kv.w, kv.replicas);
+      const { n, r, w } = DEFAULT_PROTOCOL_SETTINGS.kv;
+      out(`starting ${opts.nodes} nodes (${opts.consistency}, N=${n} R=${r} W=${w}, capped at the cluster size), data in ${root}/data/<id> ...`);
+      const kv = { replicas: n, readQuorum: r, writeQuorum: w, consistency: opts.consistency };
       cluster = await LocalCluster.start({
         nodes: opts.nodes,
         basePort: 0,
@@ -131,6 +130,10 @@ async function capstone(opts: CapstoneOptions): Promise<number> {
         ...(opts.history === undefined ? {} : { historyFile: resolve(opts.history) }),
         checkLinearizable: opts.consistency === 'linearizable',
         signal: abort.signal,
+        beforeFinalReads: async () => {
+          await killer?.stop();
+          if (killer) out('--- chaos stopped: every node running; final reads of every key ---');
+        },
         onOperation: (op) => {
           const line = describeOperation(op, opts.quiet);
           if (line) out(line);
