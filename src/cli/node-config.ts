@@ -9,6 +9,7 @@ import type { LogFormat } from '../live/log.js';
 import type { NodeConfig } from '../live/node-main.js';
 import { DEFAULT_PROTOCOL_SETTINGS, type ProtocolSettings } from '../live/protocols.js';
 import { defaultTeam, findNode, loadRoster, RosterError, type RosterEntry } from '../live/roster.js';
+import { quorumConfigProblem } from '../protocols/quorum.js';
 import { UsageError } from './errors.js';
 
 export interface NodeFlags {
@@ -27,6 +28,8 @@ export interface NodeFlags {
   callTimeoutMs: number;
   /** Protocol tuning; each field defaults to DEFAULT_PROTOCOL_SETTINGS. */
   protocols?: Partial<ProtocolSettings>;
+  /** --data-dir: where the node keeps its data (SQLite). */
+  dataDir?: string;
 }
 
 export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
@@ -49,6 +52,9 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
     self = { id: flags.id, team: flags.team ?? defaultTeam(flags.id), url: `http://${advertisedHost(flags.host)}:${port}` };
     roster = [self];
   }
+  if (flags.dataDir !== undefined && flags.workers > 1) throw new UsageError('--data-dir needs --workers 1: the replicated store runs in a node of one process');
+  const kvProblem = kvSettingsProblem({ ...DEFAULT_PROTOCOL_SETTINGS.kv, ...flags.protocols?.kv });
+  if (kvProblem) throw new UsageError(kvProblem);
   return {
     self,
     roster,
@@ -60,8 +66,27 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
     callTimeoutMs: flags.callTimeoutMs,
     logLevel: flags.logLevel,
     logFormat: flags.logFormat,
-    protocols: { ...DEFAULT_PROTOCOL_SETTINGS, ...flags.protocols },
+    protocols: { ...DEFAULT_PROTOCOL_SETTINGS, ...flags.protocols, kv: fitKvToCluster({ ...DEFAULT_PROTOCOL_SETTINGS.kv, ...flags.protocols?.kv }, roster.length) },
+    ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
   };
+}
+
+/**
+ * A cluster smaller than N keeps every key on every node: N, R and W are
+ * capped at the cluster size, so a lone node (the handouts' Module 1) still
+ * stores and answers with N=R=W=1.
+ */
+export function fitKvToCluster(kv: ProtocolSettings['kv'], nodes: number): ProtocolSettings['kv'] {
+  const n = Math.min(kv.n, nodes);
+  return { ...kv, n, r: Math.min(kv.r, n), w: Math.min(kv.w, n) };
+}
+
+/** Why --replicas/--read-quorum/--write-quorum/--consistency cannot work together, if they cannot. */
+export function kvSettingsProblem(kv: ProtocolSettings['kv']): string | undefined {
+  const problem = quorumConfigProblem(kv);
+  if (problem) return `--replicas/--read-quorum/--write-quorum: ${problem.replace(/\bn\b/g, 'replicas').replace(/\br\b/g, 'read quorum').replace(/\bw\b/g, 'write quorum')}`;
+  if (kv.mode === 'linearizable' && kv.r + kv.w <= kv.n) return `--consistency linearizable needs read quorum + write quorum > replicas (got ${kv.r} + ${kv.w} <= ${kv.n})`;
+  return undefined;
 }
 
 function portOf(url: string): number {

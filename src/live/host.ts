@@ -18,7 +18,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ErrorCode, errorBody, type Body, type Envelope, type NodeId } from '../protocols/envelope.js';
-import type { HostEnv, ProtocolEvent, ProtocolFactory, StampedEvent, TimerId } from '../protocols/env.js';
+import type { HostEnv, ProtocolEvent, ProtocolFactory, StampedEvent, Storage, TimerId } from '../protocols/env.js';
 import { MemoryStorage, NodeRuntime } from '../protocols/runtime.js';
 import { EventHub, registerEventStream, type EventListener, type EventStreamOptions } from './events.js';
 import { FaultInjector, registerFaultRoutes, type FaultPatch } from './faults.js';
@@ -35,6 +35,8 @@ export interface LiveHostOptions {
   transport?: Partial<TransportConfig>;
   /** Faults in force from the start. */
   faults?: FaultPatch;
+  /** The node's storage (e.g. a SqliteStorage on disk). Default: in memory, "durable" one event-loop turn later. */
+  storage?: Storage;
 }
 
 interface WaitingClient {
@@ -44,7 +46,7 @@ interface WaitingClient {
 
 export class LiveHost implements HostEnv {
   readonly id: NodeId;
-  readonly storage: MemoryStorage;
+  readonly storage: Storage;
   readonly events = new EventHub();
   readonly faults: FaultInjector;
   readonly transport: HttpTransport;
@@ -62,7 +64,7 @@ export class LiveHost implements HostEnv {
   constructor(options: LiveHostOptions) {
     this.id = options.id;
     this.memberIds = [options.id];
-    this.storage = new MemoryStorage((fn) => setImmediate(fn));
+    this.storage = options.storage ? this.guardedStorage(options.storage) : new MemoryStorage((fn) => setImmediate(fn));
     this.faults = new FaultInjector(() => this.random(), options.faults, (rules) => this.emit({ type: 'faults.changed', rules }));
     this.transport = new HttpTransport(
       this.id,
@@ -208,6 +210,17 @@ export class LiveHost implements HostEnv {
   }
 
   // -------------------------------------------------------------------------
+
+  /** `onDurable` callbacks are protocol code: run them through the guard, like timers. */
+  private guardedStorage(inner: Storage): Storage {
+    const guarded = (fn?: () => void) => fn && (() => this.guard('storage', fn));
+    return {
+      get: <T>(key: string) => inner.get<T>(key),
+      put: (key, value, onDurable) => inner.put(key, value, guarded(onDurable)),
+      delete: (key, onDurable) => inner.delete(key, guarded(onDurable)),
+      keys: (prefix) => inner.keys(prefix),
+    };
+  }
 
   private freshClientId(): NodeId {
     for (;;) {

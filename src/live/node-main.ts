@@ -16,6 +16,8 @@ import { createLogger, type LogFormat } from './log.js';
 import { DEFAULT_PROTOCOL_SETTINGS, registerProtocols, type ProtocolSettings } from './protocols.js';
 import type { Roster, RosterEntry } from './roster.js';
 import { buildServer } from './server.js';
+import { KvDataStore } from './state/kv-data-store.js';
+import { SqliteStorage } from './storage-sqlite.js';
 
 export interface NodeConfig {
   self: RosterEntry;
@@ -32,6 +34,8 @@ export interface NodeConfig {
   logFormat: LogFormat;
   /** Tuning of the coordination protocols (default DEFAULT_PROTOCOL_SETTINGS). */
   protocols?: ProtocolSettings;
+  /** Where the node keeps its data on disk (SQLite); without it, in memory (lost on restart). */
+  dataDir?: string;
 }
 
 /** How long a stopping node waits for requests in flight (and workers) before it gives up on them. */
@@ -72,6 +76,8 @@ function stopSignal(): { promise: Promise<string>; dispose(): void } {
 
 async function runServer(config: NodeConfig): Promise<void> {
   const logger = createLogger({ nodeId: config.self.id, level: config.logLevel, format: config.logFormat });
+  // /data goes through the replicated store when the protocols run (one process per node).
+  const replicated = config.workers === 1 ? new KvDataStore(config.self.id) : undefined;
   const app = buildServer({
     self: config.self,
     roster: config.roster,
@@ -80,11 +86,15 @@ async function runServer(config: NodeConfig): Promise<void> {
     bodyLimit: config.bodyLimit,
     callTimeoutMs: config.callTimeoutMs,
     logger,
+    store: replicated,
   });
   // Each worker of a multi-process node would claim the same node id, so the
   // protocols run only in a node of one process.
-  if (config.workers === 1) registerProtocols(app, config.protocols ?? DEFAULT_PROTOCOL_SETTINGS);
-  else logger.warn(`the coordination protocols (ring, election, gossip, ...) are off with --workers ${config.workers}`);
+  if (replicated) {
+    const storage = config.dataDir === undefined ? undefined : openStorage(config.dataDir, logger);
+    replicated.attach(registerProtocols(app, config.protocols ?? DEFAULT_PROTOCOL_SETTINGS, storage));
+    if (storage) app.addHook('onClose', async () => storage.close());
+  } else logger.warn(`the coordination protocols (ring, election, gossip, ...) are off with --workers ${config.workers}`);
   const stop = stopSignal();
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -177,6 +187,18 @@ async function runPrimary(config: NodeConfig): Promise<void> {
   await stopWorkers();
   if (process.connected) process.disconnect();
   if (why === 'every worker exited') throw new NodeStartError(`every worker of node ${config.self.id} exited`);
+}
+
+/** The node's SQLite file in `dir`; a failed commit stops the process (it could not keep its promises). */
+function openStorage(dir: string, logger: ReturnType<typeof createLogger>): SqliteStorage {
+  const storage = new SqliteStorage(dir, {
+    onFailure: (err) => {
+      logger.fatal({ err }, `storage failed, stopping: ${err.message}`);
+      process.exit(1);
+    },
+  });
+  logger.info({ file: storage.file, entries: storage.size }, `data on disk: ${storage.file} (${storage.size} entries)`);
+  return storage;
 }
 
 /** The message a node sends over its IPC channel (if it has one) once it serves on its port. */

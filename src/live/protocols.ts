@@ -5,7 +5,9 @@
  * `registerProtocols(app, settings)` adds the protocol runtime to a node's
  * Fastify app (`POST /envelope`, `GET /events`, `/admin/faults`) with the
  * ring, the three broadcasts, gossip, leader election, the registry and the
- * SWIM failure detector, their peers taken from the roster; it mounts the
+ * SWIM failure detector and the replicated key-value store (kv, behind
+ * `/data`; on the given storage, e.g. SQLite on disk), their peers taken
+ * from the roster; it mounts the
  * HTTP adapters (src/live/routes/coordination.ts, membership.ts) and starts
  * the protocols once the server listens. The protocols' timers are unref'd
  * by the host and cancelled when the app closes, so they never keep a
@@ -13,12 +15,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ProtocolFactory, StampedEvent } from '../protocols/env.js';
+import type { ProtocolFactory, StampedEvent, Storage } from '../protocols/env.js';
 import { broadcastAll } from '../protocols/broadcast-all.js';
 import { structuredBroadcast } from '../protocols/broadcast-structured.js';
 import { broadcast } from '../protocols/broadcast.js';
 import { election, type ElectionAlgorithm } from '../protocols/election.js';
 import { DEFAULT_GOSSIP_CONFIG, gossip } from '../protocols/gossip.js';
+import { DEFAULT_KV_CONFIG, kv, type KvConfig } from '../protocols/kv.js';
 import { registry } from '../protocols/registry.js';
 import { predecessor, ring } from '../protocols/ring.js';
 import { LAN_SWIM_CONFIG, swim } from '../protocols/swim.js';
@@ -38,16 +41,19 @@ export interface ProtocolSettings {
   swimProfile: SwimProfile;
   /** Milliseconds between a node's gossip rounds. */
   gossipIntervalMs: number;
+  /** The replicated key-value store behind `/data`: replicas per key, quorums, consistency mode. */
+  kv: Pick<KvConfig, 'n' | 'r' | 'w' | 'mode'>;
 }
 
 export const DEFAULT_PROTOCOL_SETTINGS: ProtocolSettings = {
   election: 'bully',
   swimProfile: 'local',
   gossipIntervalMs: DEFAULT_GOSSIP_CONFIG.intervalMs,
+  kv: { n: DEFAULT_KV_CONFIG.n, r: DEFAULT_KV_CONFIG.r, w: DEFAULT_KV_CONFIG.w, mode: DEFAULT_KV_CONFIG.mode },
 };
 
 /** The protocol names `GET /status/:protocol` knows, in the order the node runs them. */
-export const PROTOCOL_NAMES = ['ring', 'broadcast_all', 'structured_broadcast', 'broadcast', 'gossip', 'election', 'registry', 'swim'] as const;
+export const PROTOCOL_NAMES = ['ring', 'broadcast_all', 'structured_broadcast', 'broadcast', 'gossip', 'election', 'registry', 'swim', 'kv'] as const;
 
 /** The factories a node runs, in PROTOCOL_NAMES order. */
 export function protocolFactories(settings: ProtocolSettings, selfUrl: string): ProtocolFactory[] {
@@ -61,14 +67,16 @@ export function protocolFactories(settings: ProtocolSettings, selfUrl: string): 
     // The registry node is the roster's first entry (the protocol's default).
     registry({ url: selfUrl }),
     swim(settings.swimProfile === 'lan' ? LAN_SWIM_CONFIG : {}),
+    kv(settings.kv),
   ];
 }
 
 /** Adds the runtime, its protocols and their HTTP adapters to a node's app; the protocols start when it listens. */
-export function registerProtocols(app: FastifyInstance, settings: ProtocolSettings): LiveHost {
+export function registerProtocols(app: FastifyInstance, settings: ProtocolSettings, storage?: Storage): LiveHost {
   const node = app.distlab;
   const host = registerRuntime(app, {
     id: node.id,
+    storage,
     protocols: protocolFactories(settings, node.self.url),
     peers: node.roster.map((n) => ({ id: n.id, url: n.url })),
   });

@@ -24,12 +24,13 @@ describe('a cluster of real nodes', () => {
 
     // The handout's curl lines, against node 1
     const stored = await http(`${n1!.url}/data`, { json: { key: 'user_123', value: 'Alice' } });
-    expect(stored.body).toEqual({ status: 'stored', node_id: 1, key: 'user_123', value: 'Alice' });
-    expect((await http(`${n1!.url}/data/user_123`)).body).toEqual({ node_id: 1, key: 'user_123', value: 'Alice' });
-    // ... each node has its own store for now
-    const elsewhere = await http(`${n2!.url}/data/user_123`);
-    expect(elsewhere.status).toBe(404);
-    expect(elsewhere.body).toEqual({ error: 'not found', detail: "Key 'user_123' not found on Node 2" });
+    expect(stored.body).toMatchObject({ status: 'stored', node_id: 1, key: 'user_123', value: 'Alice' });
+    expect((await http(`${n1!.url}/data/user_123`)).body).toMatchObject({ node_id: 1, key: 'user_123', value: 'Alice' });
+    // ... replicated: any node answers (test/live-kv has the rest)
+    expect((await http(`${n2!.url}/data/user_123`)).body).toMatchObject({ node_id: 2, key: 'user_123', value: 'Alice' });
+    const missing = await http(`${n2!.url}/data/nobody`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({ error: 'not found', detail: "Key 'nobody' not found on Node 2" });
 
     expect((await http(`${n1!.url}/message`, { json: { from: '192.168.10.11', payload: 'ring-token-1' } })).status).toBe(200);
     expect((await http(`${n1!.url}/messages`)).body.messages).toMatchObject([{ seq: 1, from: '192.168.10.11', payload: 'ring-token-1' }]);

@@ -28,4 +28,7 @@ export const commandModules: ReadonlyArray<{ name: string; load(): Promise<Comma
   { name: 'gossip', load: () => import('./gossip.js') },
   { name: 'members', load: () => import('./members.js') },
   { name: 'watch', load: () => import('./watch.js') },
+  { name: 'kv', load: () => import('./kv.js') },
+  { name: 'chaos', load: () => import('./chaos.js') },
+  { name: 'capstone', load: () => import('./capstone.js') },
 ];

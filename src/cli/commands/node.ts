@@ -9,6 +9,7 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../../live/log.js';
 import { NodeStartError, runNode } from '../../live/node-main.js';
 import { DEFAULT_PROTOCOL_SETTINGS, ELECTION_ALGORITHMS, SWIM_PROFILES, type SwimProfile } from '../../live/protocols.js';
 import type { ElectionAlgorithm } from '../../protocols/election.js';
+import type { KvMode } from '../../protocols/kv.js';
 import { RosterError, validateId } from '../../live/roster.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_CALL_TIMEOUT_MS } from '../../live/server.js';
 import { OperationFailed } from '../errors.js';
@@ -39,6 +40,11 @@ interface RawNodeOptions {
   election: ElectionAlgorithm;
   swimProfile: SwimProfile;
   gossipInterval: number;
+  dataDir?: string;
+  replicas: number;
+  readQuorum: number;
+  writeQuorum: number;
+  consistency: KvMode;
 }
 
 export function register(program: Command): void {
@@ -59,6 +65,11 @@ export function register(program: Command): void {
     .addOption(new Option('--election <algorithm>', 'leader election: bully (highest id alive leads) or lowest (lowest id alive)').env('DISTLAB_ELECTION').default(DEFAULT_PROTOCOL_SETTINGS.election).choices(ELECTION_ALGORITHMS))
     .addOption(new Option('--swim-profile <profile>', 'failure detector timing: local (loopback, ~2 s to declare a crash) or lan (Pis on a LAN, ~6-10 s)').env('DISTLAB_SWIM_PROFILE').default(DEFAULT_PROTOCOL_SETTINGS.swimProfile).choices(SWIM_PROFILES))
     .addOption(new Option('--gossip-interval <duration>', 'time between gossip rounds, e.g. 1s or 200ms').env('DISTLAB_GOSSIP_INTERVAL').default(DEFAULT_PROTOCOL_SETTINGS.gossipIntervalMs, '1s').argParser(durationOption))
+    .addOption(new Option('--data-dir <dir>', 'keep /data on disk (SQLite) in this directory; without it, in memory').env('DISTLAB_DATA_DIR'))
+    .addOption(new Option('--replicas <n>', 'replicas per key of the replicated /data store (N)').env('DISTLAB_REPLICAS').default(DEFAULT_PROTOCOL_SETTINGS.kv.n).argParser(intOption(1, 100)))
+    .addOption(new Option('--read-quorum <n>', 'replies a /data read waits for (R)').env('DISTLAB_READ_QUORUM').default(DEFAULT_PROTOCOL_SETTINGS.kv.r).argParser(intOption(1, 100)))
+    .addOption(new Option('--write-quorum <n>', 'durable acknowledgements a /data write waits for (W)').env('DISTLAB_WRITE_QUORUM').default(DEFAULT_PROTOCOL_SETTINGS.kv.w).argParser(intOption(1, 100)))
+    .addOption(new Option('--consistency <mode>', 'quorum (Dynamo-style) or linearizable (ABD: reads write back)').env('DISTLAB_CONSISTENCY').default(DEFAULT_PROTOCOL_SETTINGS.kv.mode).choices(KV_MODES))
     .action(async (opts: RawNodeOptions, command: Command) => {
       const portSource = command.getOptionValueSource('port');
       const config = resolveNodeConfig({
@@ -74,7 +85,13 @@ export function register(program: Command): void {
         logFormat: opts.logFormat,
         bodyLimit: opts.bodyLimit,
         callTimeoutMs: opts.callTimeout,
-        protocols: { election: opts.election, swimProfile: opts.swimProfile, gossipIntervalMs: opts.gossipInterval },
+        protocols: {
+          election: opts.election,
+          swimProfile: opts.swimProfile,
+          gossipIntervalMs: opts.gossipInterval,
+          kv: { n: opts.replicas, r: opts.readQuorum, w: opts.writeQuorum, mode: opts.consistency },
+        },
+        dataDir: opts.dataDir,
       });
       try {
         await runNode(config);
@@ -84,6 +101,8 @@ export function register(program: Command): void {
       }
     });
 }
+
+const KV_MODES: readonly KvMode[] = ['quorum', 'linearizable'];
 
 function durationOption(raw: string): number {
   const ms = parseDuration(raw);

@@ -1,7 +1,13 @@
 /**
- * The handouts' key-value routes: `POST /data {key, value}` and
- * `GET /data/:key`. Each data request first burns CPU for the node's load
- * factor (the scaling journey), then goes to the node's DataStore.
+ * The handouts' key-value routes, replicated: `POST /data {key, value}`,
+ * `GET /data/:key` and `DELETE /data/:key`, each with an optional quorum in
+ * the query string (`?w=` for writes and deletes, `?r=` for reads).
+ *
+ * Answers keep the handout's shape — `{status: 'stored', node_id, key,
+ * value}`, `{node_id, key, value}`, 404 `{detail: "Key 'k' not found on
+ * Node 1"}` — plus what the node's DataStore adds (with the replicated
+ * store: `acks`/`from`, `replicas`, `version`). Each data request first
+ * burns CPU for the node's load factor (the scaling journey).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -21,6 +27,9 @@ export const DataBody = Type.Object(
 export type DataBody = Static<typeof DataBody>;
 
 const KeyParams = Type.Object({ key: Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH }) });
+const Quorum = Type.Integer({ minimum: 1, maximum: 100 });
+const WriteQuery = Type.Object({ w: Type.Optional(Quorum) }, { additionalProperties: false });
+const ReadQuery = Type.Object({ r: Type.Optional(Quorum) }, { additionalProperties: false });
 
 export async function dataRoutes(app: FastifyInstance): Promise<void> {
   const node = app.distlab;
@@ -35,19 +44,35 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
     const ms = burnCpu(node.loadFactor);
     if (ms > 0) node.logger.debug({ load_factor: node.loadFactor, ms: Math.round(ms) }, `cpu load: fib(${node.loadFactor}) took ${ms.toFixed(1)} ms`);
   };
+  const notFound = (key: string) => new HttpError(404, 'not found', `Key '${key}' not found on Node ${node.id}`);
 
-  app.post<{ Body: DataBody }>('/data', { schema: { body: DataBody } }, async (request) => {
+  app.post<{ Body: DataBody; Querystring: Static<typeof WriteQuery> }>('/data', { schema: { body: DataBody, querystring: WriteQuery } }, async (request) => {
     await burn();
     const { key, value } = request.body;
-    await node.store.put(key, value);
-    return { status: 'stored', node_id: nodeId, key, value };
+    const fields = await node.store.put(key, value, { w: request.query.w });
+    return { status: 'stored', node_id: nodeId, key, value, ...fields };
   });
 
-  app.get<{ Params: Static<typeof KeyParams> }>('/data/:key', { schema: { params: KeyParams } }, async (request) => {
-    const { key } = request.params;
-    const value = await node.store.get(key);
-    if (value === undefined) throw new HttpError(404, 'not found', `Key '${key}' not found on Node ${node.id}`);
-    await burn();
-    return { node_id: nodeId, key, value };
-  });
+  app.get<{ Params: Static<typeof KeyParams>; Querystring: Static<typeof ReadQuery> }>(
+    '/data/:key',
+    { schema: { params: KeyParams, querystring: ReadQuery } },
+    async (request) => {
+      const { key } = request.params;
+      const found = await node.store.get(key, { r: request.query.r });
+      if (found === undefined) throw notFound(key);
+      await burn();
+      return { node_id: nodeId, key, value: found.value, ...found.fields };
+    },
+  );
+
+  app.delete<{ Params: Static<typeof KeyParams>; Querystring: Static<typeof WriteQuery> }>(
+    '/data/:key',
+    { schema: { params: KeyParams, querystring: WriteQuery } },
+    async (request) => {
+      const { key } = request.params;
+      const fields = await node.store.delete(key, { w: request.query.w });
+      if (fields === undefined) throw notFound(key);
+      return { status: 'deleted', node_id: nodeId, key, ...fields };
+    },
+  );
 }
