@@ -2,7 +2,8 @@
  * A small deterministic in-memory network of NodeRuntimes for multi-node
  * protocol tests: one virtual clock and timer queue shared by every node,
  * seeded randomness (src/sim/rng.ts), a fixed latency with jitter or a
- * uniform latency range, loss, a drop predicate and partitions, a disk whose
+ * uniform latency range or a route that drops, duplicates and reorders, loss,
+ * a drop predicate, one-way cuts and partitions, a disk whose
  * writes become durable a little later (src/sim/storage.ts), crash/restart
  * that keeps only durable writes, client requests and their replies, and
  * every emitted event. Clients are ids that are not nodes.
@@ -28,6 +29,11 @@ export interface TestNetOptions {
   diskDelayMs?: number;
   /** The roster a node sees from env.members(); default: the net's `members`. */
   roster?: (id: NodeId) => NodeId[];
+  /**
+   * The delays (ms) after which one transmitted envelope arrives, instead of
+   * the latency: `[]` drops it, two entries duplicate it, different delays reorder.
+   */
+  route?: (msg: Envelope, net: TestNet) => number[];
 }
 
 /** A client request and, once it came, its reply. */
@@ -49,7 +55,7 @@ interface Scheduled {
 
 class TestNode implements HostEnv {
   runtime!: NodeRuntime;
-  readonly storage: SimStorage;
+  storage: SimStorage;
   up = false;
   /** Disk writes are durable in order: the next one is due no earlier than this. */
   diskFree = 0;
@@ -59,10 +65,13 @@ class TestNode implements HostEnv {
     private readonly net: TestNet,
     private readonly roster: NodeId[] | undefined,
   ) {
-    this.storage = new SimStorage((apply) => {
-      const at = Math.max(net.now, this.diskFree) + net.diskDelayMs;
+    this.storage = this.freshDisk();
+  }
+  freshDisk(): SimStorage {
+    return new SimStorage((apply) => {
+      const at = Math.max(this.net.now, this.diskFree) + this.net.diskDelayMs;
       this.diskFree = at;
-      net.schedule(at - net.now, this.id, apply);
+      this.net.schedule(at - this.net.now, this.id, apply);
     });
   }
   members(): readonly NodeId[] {
@@ -95,8 +104,8 @@ export class TestNet {
   readonly nodes = new Map<NodeId, TestNode>();
   /** Every event every node emitted, in order. */
   readonly events: StampedEvent[] = [];
-  /** Every envelope handed to the network (delivered or not). */
-  messagesSent = 0;
+  /** Every envelope a running node transmitted to another node (client traffic excluded), delivered or not. */
+  readonly sent: Envelope[] = [];
   /** Return true to drop an envelope between two nodes (partitions, one-way cuts, lost replies). */
   drop: (msg: Envelope) => boolean = () => false;
   loss: number;
@@ -105,6 +114,8 @@ export class TestNet {
   private readonly latency: number | [number, number];
   private readonly jitterMs: number;
   private readonly roster?: (id: NodeId) => NodeId[];
+  private readonly route?: (msg: Envelope, net: TestNet) => number[];
+  private readonly cuts = new Set<string>();
   private queue: Scheduled[] = [];
   private readonly cancelled = new Set<number>();
   private nextSeq = 1;
@@ -124,6 +135,7 @@ export class TestNet {
     this.loss = options.loss ?? 0;
     this.diskDelayMs = options.diskDelayMs ?? 1;
     this.roster = options.roster;
+    this.route = options.route;
     for (const id of ids) this.add(id);
   }
 
@@ -171,10 +183,17 @@ export class TestNet {
     node.storage.crash();
   }
 
-  /** A fresh runtime over the node's surviving storage. */
-  restart(id: NodeId): void {
+  /** A fresh runtime over the node's surviving storage; `wipe` loses the disk too. */
+  restart(id: NodeId, { wipe = false } = {}): void {
     const node = this.host(id);
-    if (!node.up) this.boot(node);
+    if (node.up) return;
+    if (wipe) node.storage = node.freshDisk();
+    this.boot(node);
+  }
+
+  /** Messages from `from` to `to` are lost (one way) until `heal`. */
+  cut(from: NodeId, to: NodeId): void {
+    this.cuts.add(`${from}>${to}`);
   }
 
   /** Cuts the nodes into groups that cannot talk to each other (nodes in no group are cut off from all). */
@@ -186,6 +205,7 @@ export class TestNet {
 
   heal(): void {
     this.drop = () => false;
+    this.cuts.clear();
   }
 
   // --- clients ----------------------------------------------------------------
@@ -226,7 +246,7 @@ export class TestNet {
    * `withinMs` of virtual time pass. Returns the virtual time it took, or
    * undefined if the deadline passed first.
    */
-  runUntil(done: () => boolean, withinMs: number): number | undefined {
+  runUntil(done: () => boolean, withinMs = 60_000): number | undefined {
     const start = this.now;
     const deadline = start + withinMs;
     if (done()) return 0;
@@ -264,10 +284,15 @@ export class TestNet {
   }
 
   transmit(msg: Envelope): void {
-    this.messagesSent++;
-    if (this.nodes.has(msg.src) && this.nodes.has(msg.dest) && msg.src !== msg.dest && this.drop(msg)) return;
+    const src = this.nodes.get(msg.src);
+    if (src && !src.up) return;
+    if (src && this.nodes.has(msg.dest)) {
+      this.sent.push(msg);
+      if (msg.src !== msg.dest && this.drop(msg)) return;
+    }
+    if (this.cuts.has(`${msg.src}>${msg.dest}`)) return;
     if (this.loss > 0 && this.rng.float() < this.loss) return;
-    this.schedule(this.delay(), null, () => this.arrive(msg));
+    for (const delay of this.route ? this.route(msg, this) : [this.delay()]) this.schedule(delay, null, () => this.arrive(msg));
   }
 
   private delay(): number {
