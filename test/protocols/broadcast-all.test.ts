@@ -13,10 +13,9 @@ function received(net: TestNet, id: string): string[] {
 describe('one-to-all broadcast', () => {
   it('sends the message to every node and reports that all acknowledged', () => {
     const net = new TestNet(FIVE, () => [broadcastAll()], { latencyMs: 10 });
-    const call = net.request('2', { type: 'broadcast_all.send', message: 'hello' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBeDefined();
-    expect(call.reply).toMatchObject({ type: 'broadcast_all.send_ok', message: 'hello', acked: ['1', '3', '4', '5'], missing: [], rtt_ms: 20 });
-    const id = call.reply?.id as string;
+    const reply = net.ask('2', { type: 'broadcast_all.send', message: 'hello' });
+    expect(reply).toMatchObject({ type: 'broadcast_all.send_ok', message: 'hello', acked: ['1', '3', '4', '5'], missing: [], rtt_ms: 20 });
+    const id = reply.id as string;
     expect(received(net, id)).toEqual(FIVE);
     for (const node of FIVE) {
       expect(net.protocol<BroadcastAll>(node, 'broadcast_all').log()).toMatchObject([{ id, message: 'hello', origin: '2' }]);
@@ -28,11 +27,10 @@ describe('one-to-all broadcast', () => {
   it('reports a dead node as missing after retrying it, and the others still get the message', () => {
     const net = new TestNet(FIVE, () => [broadcastAll({ ackTimeoutMs: 100, attempts: 2 })], { latencyMs: 10 });
     net.crash('4');
-    const call = net.request('1', { type: 'broadcast_all.send', message: { n: 1 } });
-    expect(net.runUntil(() => call.reply !== undefined)).toBeDefined();
-    expect(call.reply).toMatchObject({ acked: ['2', '3', '5'], missing: ['4'] });
+    const reply = net.ask('1', { type: 'broadcast_all.send', message: { n: 1 } });
+    expect(reply).toMatchObject({ acked: ['2', '3', '5'], missing: ['4'] });
     expect(net.sent.filter((m) => m.dest === '4')).toHaveLength(2);
-    expect(received(net, call.reply?.id as string)).toEqual(['1', '2', '3', '5']);
+    expect(received(net, reply.id as string)).toEqual(['1', '2', '3', '5']);
     expect(net.eventsOf('broadcast_all.done', 0, '1')).toMatchObject([{ missing: ['4'] }]);
   });
 

@@ -9,9 +9,8 @@ const FIVE = ['1', '2', '3', '4', '5'];
 describe('structured broadcast', () => {
   it('carries the message to every node in turn and returns the visited list to the initiator', () => {
     const net = new TestNet(FIVE, () => [structuredBroadcast()], { latencyMs: 10 });
-    const call = net.request('3', { type: 'structured_broadcast.start', message: 'hi all' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBeDefined();
-    expect(call.reply).toMatchObject({
+    const reply = net.ask('3', { type: 'structured_broadcast.start', message: 'hi all' });
+    expect(reply).toMatchObject({
       type: 'structured_broadcast.start_ok',
       message: 'hi all',
       visited: ['3', '4', '5', '1', '2'],
@@ -26,9 +25,8 @@ describe('structured broadcast', () => {
   it('skips a dead node, reports it, and still returns to the initiator', () => {
     const net = new TestNet(FIVE, () => [structuredBroadcast({ hopTimeoutMs: 100 })]);
     net.crash('5');
-    const call = net.request('1', { type: 'structured_broadcast.start', message: 'm' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBeDefined();
-    expect(call.reply).toMatchObject({ visited: ['1', '2', '3', '4'], skipped: ['5'] });
+    const reply = net.ask('1', { type: 'structured_broadcast.start', message: 'm' });
+    expect(reply).toMatchObject({ visited: ['1', '2', '3', '4'], skipped: ['5'] });
     expect(net.eventsOf('structured_broadcast.skipped')).toMatchObject([{ node: '4', skipped: '5' }]);
   });
 

@@ -24,9 +24,8 @@ describe('ring order', () => {
 describe('ring', () => {
   it('passes the token round 5 nodes and back, reporting path and round-trip time', () => {
     const net = new TestNet(FIVE, () => [ring()], { latencyMs: 10 });
-    const call = net.request('1', { type: 'ring.start', token: 'hello' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBeDefined();
-    expect(call.reply).toMatchObject({
+    const reply = net.ask('1', { type: 'ring.start', token: 'hello' });
+    expect(reply).toMatchObject({
       type: 'ring.start_ok',
       token: 'hello',
       path: ['1', '2', '3', '4', '5', '1'],
@@ -34,7 +33,7 @@ describe('ring', () => {
       skipped: [],
       rtt_ms: 50, // five hops of 10 ms on the virtual clock
     });
-    const round = call.reply?.round as string;
+    const round = reply.round as string;
     expect(seenBy(net, round)).toEqual(FIVE);
     expect(net.eventsOf('token.seen').map((e) => e.hop)).toEqual([0, 1, 2, 3, 4]);
     for (const id of FIVE) expect(net.protocol<Ring>(id, 'ring').log()).toHaveLength(1);
@@ -43,31 +42,28 @@ describe('ring', () => {
 
   it('starts anywhere in the ring and wraps past the last node', () => {
     const net = new TestNet(FIVE, () => [ring()]);
-    const call = net.request('4', { type: 'ring.start' });
-    net.runUntil(() => call.reply !== undefined);
-    expect(call.reply?.path).toEqual(['4', '5', '1', '2', '3', '4']);
-    expect(typeof call.reply?.token).toBe('string');
+    const reply = net.ask('4', { type: 'ring.start' });
+    expect(reply.path).toEqual(['4', '5', '1', '2', '3', '4']);
+    expect(typeof reply.token).toBe('string');
   });
 
   it('skips a dead node after its timeout, reports it, and closes the ring over the survivors', () => {
     const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 100, hopAttempts: 2 })], { latencyMs: 5 });
     net.crash('3');
-    const call = net.request('1', { type: 'ring.start', token: 't' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBeDefined();
-    expect(call.reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '4', '5', '1'], skipped: ['3'] });
+    const reply = net.ask('1', { type: 'ring.start', token: 't' });
+    expect(reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '4', '5', '1'], skipped: ['3'] });
     // node 2 reports that it skipped node 3 ...
     expect(net.eventsOf('ring.skipped')).toMatchObject([{ node: '2', skipped: '3', token: 't' }]);
     // ... which was tried twice (one retransmission) before being skipped
     expect(net.sent.filter((m) => m.dest === '3' && m.body.type === 'ring.token')).toHaveLength(2);
-    expect(seenBy(net, call.reply?.round as string)).toEqual(['1', '2', '4', '5']);
+    expect(seenBy(net, reply.round as string)).toEqual(['1', '2', '4', '5']);
   });
 
   it('skips several dead nodes in a row and closes even when the origin is alone', () => {
     const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 50, hopAttempts: 1 })]);
     for (const id of ['2', '3', '4', '5']) net.crash(id);
-    const call = net.request('1', { type: 'ring.start', token: 'lonely' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBeDefined();
-    expect(call.reply).toMatchObject({ path: ['1', '1'], skipped: ['2', '3', '4', '5'] });
+    const reply = net.ask('1', { type: 'ring.start', token: 'lonely' });
+    expect(reply).toMatchObject({ path: ['1', '1'], skipped: ['2', '3', '4', '5'] });
   });
 
   it('completes at once on a one-node cluster', () => {
@@ -80,11 +76,10 @@ describe('ring', () => {
     const net = new TestNet(FIVE, () => [ring()], {
       route: (msg) => (msg.body.type === 'ring.token' ? [7, 3] : [2]),
     });
-    const call = net.request('2', { type: 'ring.start', token: 'dup' });
-    net.runUntil(() => call.reply !== undefined);
+    const reply = net.ask('2', { type: 'ring.start', token: 'dup' });
     net.run(5_000);
-    expect(call.reply?.path).toEqual(['2', '3', '4', '5', '1', '2']);
-    expect(seenBy(net, call.reply?.round as string).sort()).toEqual(FIVE);
+    expect(reply.path).toEqual(['2', '3', '4', '5', '1', '2']);
+    expect(seenBy(net, reply.round as string).sort()).toEqual(FIVE);
     expect(net.eventsOf('ring.completed')).toHaveLength(1);
   });
 
@@ -93,26 +88,24 @@ describe('ring', () => {
     const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 100, hopAttempts: 3 })], {
       route: (msg) => (msg.src === '3' && msg.body.type === 'ring.token_ok' ? [300] : [5]),
     });
-    const call = net.request('1', { type: 'ring.start', token: 'slow' });
-    net.runUntil(() => call.reply !== undefined);
+    const reply = net.ask('1', { type: 'ring.start', token: 'slow' });
     net.run(5_000);
     expect(net.sent.filter((m) => m.src === '2' && m.dest === '3' && m.body.type === 'ring.token').length).toBeGreaterThan(1);
-    expect(seenBy(net, call.reply?.round as string)).toEqual(FIVE);
-    expect(call.reply).toMatchObject({ path: ['1', '2', '3', '4', '5', '1'], skipped: [] });
+    expect(seenBy(net, reply.round as string)).toEqual(FIVE);
+    expect(reply).toMatchObject({ path: ['1', '2', '3', '4', '5', '1'], skipped: [] });
   });
 
   it('logs once when a node is skipped although it did get the token (its acks are lost)', () => {
     const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 100, hopAttempts: 2 })], {
       route: (msg) => (msg.src === '3' && msg.body.type === 'ring.token_ok' ? [] : [5]),
     });
-    const call = net.request('1', { type: 'ring.start', token: 'ghost' });
-    net.runUntil(() => call.reply !== undefined);
+    const reply = net.ask('1', { type: 'ring.start', token: 'ghost' });
     net.run(5_000);
     // node 3 forwarded the token and node 2, hearing nothing, also skipped to node 4: 4 gets it twice
     expect(net.sent.filter((m) => m.dest === '4' && m.body.type === 'ring.token')).toHaveLength(2);
-    expect(seenBy(net, call.reply?.round as string).sort()).toEqual(FIVE);
+    expect(seenBy(net, reply.round as string).sort()).toEqual(FIVE);
     expect(net.eventsOf('ring.completed')).toHaveLength(1);
-    expect(call.reply?.type).toBe('ring.start_ok');
+    expect(reply.type).toBe('ring.start_ok');
   });
 
   it("starts a round from the handout's {from, payload} posted to the next node", () => {
@@ -161,10 +154,9 @@ describe('ring', () => {
       latencyMs: 10,
       route: (msg) => (msg.dest === '1' && msg.body.type === 'ring.token' && lostToOrigin++ < 3 ? [] : [10]),
     });
-    const call = net.request('1', { type: 'ring.start', token: 'lossy' });
-    net.runUntil(() => call.reply !== undefined, 5_000);
+    const reply = net.ask('1', { type: 'ring.start', token: 'lossy' }, 5_000);
     expect(lostToOrigin).toBeGreaterThan(3);
-    expect(call.reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '3', '1'], skipped: [] });
+    expect(reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '3', '1'], skipped: [] });
     expect(net.eventsOf('ring.abandoned')).toEqual([]);
   });
 
@@ -187,8 +179,7 @@ describe('ring', () => {
     const net = new TestNet(['1', '2', '3'], () => [ring({ logSize: 2 })]);
     const tokens = ['a', 'b', 'c'];
     for (const token of tokens) {
-      const call = net.request('1', { type: 'ring.start', token });
-      net.runUntil(() => call.reply !== undefined);
+      const reply = net.ask('1', { type: 'ring.start', token });
     }
     const status = net.protocol<Ring>('3', 'ring').status();
     expect(status.next).toBe('1');
