@@ -108,7 +108,7 @@ export class TestNet {
   readonly sent: Envelope[] = [];
   /** Return true to drop an envelope between two nodes (partitions, one-way cuts, lost replies). */
   drop: (msg: Envelope) => boolean = () => false;
-  loss: number;
+  private readonly loss: number;
   readonly diskDelayMs: number;
   private readonly rng: Rng;
   private readonly latency: number | [number, number];
@@ -160,10 +160,6 @@ export class TestNet {
     const p = this.node(id).protocol<P>(name);
     if (!p) throw new Error(`node ${id} runs no protocol '${name}'`);
     return p;
-  }
-
-  storage(id: NodeId): SimStorage {
-    return this.host(id).storage;
   }
 
   isUp(id: NodeId): boolean {
