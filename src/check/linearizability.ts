@@ -34,8 +34,8 @@
  *   everything else, which is the same as never happening.
  * - a read whose result is unknown (fail or info) says nothing: left out.
  */
-import { canonical, describeEvent, type HistoryEvent, HistoryParseError, type Operation, type PairedHistory, pairOperations, type Value } from './history.js';
-import { describeOperation, inferModel, type Model, MODELS, type ModelName, REFUSED } from './models.js';
+import { canonical, describeEvent, type HistoryEvent, type Operation, type PairedHistory, type Value } from './history.js';
+import { describeOperation, groupByKey, type Model, modelledHistory, MODELS, type ModelName, REFUSED } from './models.js';
 
 export interface LinearizabilityOptions {
   /** The sequential model; 'auto' (default) picks kv if any get/put/append/delete appears. */
@@ -93,13 +93,7 @@ export interface LinearizabilityResult {
  */
 export function checkLinearizability(history: readonly HistoryEvent[] | PairedHistory, options: LinearizabilityOptions = {}): LinearizabilityResult {
   const started = Date.now();
-  const paired = Array.isArray(history) ? pairOperations(history as HistoryEvent[]) : (history as PairedHistory);
-  const modelName = options.model === undefined || options.model === 'auto' ? inferModel(paired.operations) : options.model;
-  const model = MODELS[modelName];
-  for (const op of paired.operations) {
-    const problem = model.invalid(op);
-    if (problem) throw new HistoryParseError(op.invoke.line ?? op.invokedAt + 1, problem);
-  }
+  const { paired, modelName, model } = modelledHistory(history, options.model);
 
   // A read with no result constrains nothing and changes nothing; an
   // indefinite write that nobody saw can be left out too (see below).
@@ -144,16 +138,6 @@ export function checkLinearizability(history: readonly HistoryEvent[] | PairedHi
     ...(reason !== undefined && !violation ? { reason } : {}),
     ...(violation ? { violation } : {}),
   };
-}
-
-function groupByKey(ops: Operation[]): Map<string | undefined, Operation[]> {
-  const parts = new Map<string | undefined, Operation[]>();
-  for (const op of ops) {
-    const part = parts.get(op.key);
-    if (part) part.push(op);
-    else parts.set(op.key, [op]);
-  }
-  return parts;
 }
 
 // ------------------------------------------------------------------ search

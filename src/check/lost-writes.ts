@@ -30,8 +30,8 @@
  * acknowledged write was followed by a read of its key; otherwise unknown
  * (nothing was checked).
  */
-import { type HistoryEvent, HistoryParseError, type Operation, type PairedHistory, pairOperations, type Value } from './history.js';
-import { inferModel, type ModelName, MODELS, sameState, stateText } from './models.js';
+import { type HistoryEvent, type Operation, type PairedHistory, type Value } from './history.js';
+import { groupByKey, modelledHistory, type ModelName, sameState, stateText } from './models.js';
 
 export interface LostWrite {
   /** The acknowledged write that was not seen. */
@@ -69,20 +69,8 @@ function valueLeft(op: Operation): Value {
 
 export function checkLostWrites(history: readonly HistoryEvent[] | PairedHistory, options: LostWritesOptions = {}): LostWritesResult {
   const started = Date.now();
-  const paired = Array.isArray(history) ? pairOperations(history as HistoryEvent[]) : (history as PairedHistory);
-  const modelName = options.model === undefined || options.model === 'auto' ? inferModel(paired.operations) : options.model;
-  const model = MODELS[modelName];
-  for (const op of paired.operations) {
-    const problem = model.invalid(op);
-    if (problem) throw new HistoryParseError(op.invoke.line ?? op.invokedAt + 1, problem);
-  }
-
-  const byKey = new Map<string | undefined, Operation[]>();
-  for (const op of paired.operations) {
-    const ops = byKey.get(op.key) ?? [];
-    ops.push(op);
-    byKey.set(op.key, ops);
-  }
+  const { paired, modelName } = modelledHistory(history, options.model);
+  const byKey = groupByKey(paired.operations);
 
   let acknowledgedWrites = 0;
   let checkedWrites = 0;

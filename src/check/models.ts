@@ -14,7 +14,7 @@
  * never interact, so a history can be checked key by key (Herlihy and Wing's
  * locality, which Porcupine calls P-compositionality).
  */
-import { canonical, KV_FS, type Operation, REGISTER_FS, sameValue, type Value } from './history.js';
+import { canonical, type HistoryEvent, HistoryParseError, KV_FS, type Operation, type PairedHistory, pairOperations, REGISTER_FS, sameValue, type Value } from './history.js';
 
 export type ModelName = 'register' | 'kv';
 
@@ -137,6 +137,34 @@ export const MODELS: Record<ModelName, Model> = { register: registerModel, kv: k
 /** Pick the model from the operation names: any get/put/append/delete means kv. */
 export function inferModel(ops: readonly Operation[]): ModelName {
   return ops.some((op) => (KV_FS as readonly string[]).includes(op.f)) ? 'kv' : 'register';
+}
+
+/**
+ * What every checker does first: pair the events into operations (unless
+ * they come paired), pick the model ('auto' or absent: from the operation
+ * names) and make sure every operation fits it. Throws HistoryParseError
+ * if events do not pair up or an operation does not fit the model.
+ */
+export function modelledHistory(history: readonly HistoryEvent[] | PairedHistory, requested?: ModelName | 'auto'): { paired: PairedHistory; modelName: ModelName; model: Model } {
+  const paired = Array.isArray(history) ? pairOperations(history as HistoryEvent[]) : (history as PairedHistory);
+  const modelName = requested === undefined || requested === 'auto' ? inferModel(paired.operations) : requested;
+  const model = MODELS[modelName];
+  for (const op of paired.operations) {
+    const problem = model.invalid(op);
+    if (problem) throw new HistoryParseError(op.invoke.line ?? op.invokedAt + 1, problem);
+  }
+  return { paired, modelName, model };
+}
+
+/** Operations by key, in their order; operations on different keys never interact in these models. */
+export function groupByKey(ops: readonly Operation[]): Map<string | undefined, Operation[]> {
+  const parts = new Map<string | undefined, Operation[]>();
+  for (const op of ops) {
+    const part = parts.get(op.key);
+    if (part) part.push(op);
+    else parts.set(op.key, [op]);
+  }
+  return parts;
 }
 
 /** One operation for people: `p3 write 4`, `p0 read → 3`, `p1 cas 4→1 (info)`. */

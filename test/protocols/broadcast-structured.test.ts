@@ -2,16 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { structuredBroadcast } from '../../src/protocols/broadcast-structured.js';
 import { ErrorCode } from '../../src/protocols/envelope.js';
 import { ring, type Ring } from '../../src/protocols/ring.js';
-import { LocalNet } from '../helpers/local-net.js';
+import { TestNet } from '../helpers/test-net.js';
 
 const FIVE = ['1', '2', '3', '4', '5'];
 
 describe('structured broadcast', () => {
   it('carries the message to every node in turn and returns the visited list to the initiator', () => {
-    const net = new LocalNet(FIVE, [structuredBroadcast()], { latencyMs: 10 });
-    const call = net.request('3', { type: 'structured_broadcast.start', message: 'hi all' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBe(true);
-    expect(call.reply).toMatchObject({
+    const net = new TestNet(FIVE, () => [structuredBroadcast()], { latencyMs: 10 });
+    const reply = net.ask('3', { type: 'structured_broadcast.start', message: 'hi all' });
+    expect(reply).toMatchObject({
       type: 'structured_broadcast.start_ok',
       message: 'hi all',
       visited: ['3', '4', '5', '1', '2'],
@@ -24,16 +23,15 @@ describe('structured broadcast', () => {
   });
 
   it('skips a dead node, reports it, and still returns to the initiator', () => {
-    const net = new LocalNet(FIVE, [structuredBroadcast({ hopTimeoutMs: 100 })]);
+    const net = new TestNet(FIVE, () => [structuredBroadcast({ hopTimeoutMs: 100 })]);
     net.crash('5');
-    const call = net.request('1', { type: 'structured_broadcast.start', message: 'm' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBe(true);
-    expect(call.reply).toMatchObject({ visited: ['1', '2', '3', '4'], skipped: ['5'] });
+    const reply = net.ask('1', { type: 'structured_broadcast.start', message: 'm' });
+    expect(reply).toMatchObject({ visited: ['1', '2', '3', '4'], skipped: ['5'] });
     expect(net.eventsOf('structured_broadcast.skipped')).toMatchObject([{ node: '4', skipped: '5' }]);
   });
 
   it('runs beside the ring on the same nodes without mixing their logs', () => {
-    const net = new LocalNet(FIVE, [ring(), structuredBroadcast()]);
+    const net = new TestNet(FIVE, () => [ring(), structuredBroadcast()]);
     const a = net.request('1', { type: 'ring.start', token: 't' });
     const b = net.request('1', { type: 'structured_broadcast.start', message: 'm' });
     const bad = net.request('1', { type: 'structured_broadcast.start', message: 7 });

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { broadcast, type Broadcast } from '../../src/protocols/broadcast.js';
 import { ErrorCode } from '../../src/protocols/envelope.js';
-import { LocalNet } from '../helpers/local-net.js';
+import { TestNet } from '../helpers/test-net.js';
 import { NodeRuntime } from '../../src/protocols/runtime.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
 
 /** Sends `count` values, one every `everyMs`, each to a node picked round-robin by a stride. */
-function sendValues(net: LocalNet, count: number, everyMs: number, first = 0): number[] {
+function sendValues(net: TestNet, count: number, everyMs: number, first = 0): number[] {
   const values: number[] = [];
   for (let i = 0; i < count; i++) {
     const value = first + i;
-    const node = net.ids[(value * 7) % net.ids.length] as string;
+    const node = net.members[(value * 7) % net.members.length] as string;
     const call = net.request(node, { type: 'broadcast.send', value });
     net.run(everyMs);
     values.push(value);
@@ -24,21 +24,21 @@ function sendValues(net: LocalNet, count: number, everyMs: number, first = 0): n
 const texts = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
 
 /** What each node holds, as sorted JSON texts. */
-function holdings(net: LocalNet, nodes = net.ids): Map<string, string[]> {
+function holdings(net: TestNet, nodes = net.members): Map<string, string[]> {
   return new Map(nodes.map((id) => [id, texts(net.protocol<Broadcast>(id, 'broadcast').read())]));
 }
 
-function everyoneHas(net: LocalNet, values: unknown[], nodes = net.ids): boolean {
+function everyoneHas(net: TestNet, values: unknown[], nodes = net.members): boolean {
   const want = texts(values);
   return [...holdings(net, nodes).values()].every((held) => want.every((v) => held.includes(v)));
 }
 
 /** Every node holds exactly the values sent: none lost, none invented, none twice; one delivery event each. */
-function expectExactly(net: LocalNet, values: unknown[], nodes = net.ids): void {
+function expectExactly(net: TestNet, values: unknown[], nodes = net.members): void {
   const want = texts(values);
   for (const [id, held] of holdings(net, nodes)) {
     expect(held, `values on ${id}`).toEqual(want);
-    const delivered = net.eventsOf('broadcast.delivered', id).map((e) => e['value']);
+    const delivered = net.eventsOf('broadcast.delivered', 0, id).map((e) => e['value']);
     expect(texts(delivered), `delivered events on ${id}`).toEqual(want);
   }
 }
@@ -139,16 +139,16 @@ describe('broadcast (many values, fault-tolerant)', () => {
 
   it('gets every value to every node, none invented, each delivered once', () => {
     // anti-entropy off: the relay path alone must do it
-    const net = new LocalNet(ids(5), [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
+    const net = new TestNet(ids(5), () => [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
     const values = sendValues(net, 40, 5);
-    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBeDefined();
     net.run(2_000);
     expectExactly(net, values);
   });
 
   it('is unharmed by duplicated and reordered messages', () => {
     let flip = 0;
-    const net = new LocalNet(ids(7), [broadcast()], {
+    const net = new TestNet(ids(7), () => [broadcast()], {
       // every message arrives twice, at delays that cross each other
       route: () => (flip++ % 2 === 0 ? [5, 40] : [30, 12]),
     });
@@ -156,7 +156,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
     net.request('n3', { type: 'broadcast.send', value: 'text' });
     net.request('n5', { type: 'broadcast.send', value: { nested: [1, 2] } });
     net.request('n6', { type: 'broadcast.send', value: 'text' }); // the same value again, elsewhere
-    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBeDefined();
     net.run(2_000);
     expectExactly(net, values);
   });
@@ -164,7 +164,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
   it('loses no value across a partition, including one that cuts off the relay, once it heals', () => {
     const nodes = ids(9);
     // anti-entropy off: retransmission alone must carry every value across
-    const net = new LocalNet(nodes, [broadcast({ syncIntervalMs: 0 })], { latencyMs: 20 });
+    const net = new TestNet(nodes, () => [broadcast({ syncIntervalMs: 0 })], { latencyMs: 20 });
     const before = sendValues(net, 10, 10);
     net.partition(['n0', 'n1', 'n2'], ['n3', 'n4', 'n5', 'n6', 'n7', 'n8']);
     const during = sendValues(net, 60, 10, 100);
@@ -175,33 +175,33 @@ describe('broadcast (many values, fault-tolerant)', () => {
     net.heal();
     const after = sendValues(net, 10, 10, 1000);
     const all = [...before, ...during, ...after];
-    expect(net.runUntil(() => everyoneHas(net, all), 20_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, all), 20_000)).toBeDefined();
     net.run(2_000);
     expectExactly(net, all);
   });
 
   it('loses no value across a one-way partition', () => {
-    const net = new LocalNet(ids(5), [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
+    const net = new TestNet(ids(5), () => [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
     for (const other of ['n0', 'n1', 'n2', 'n3']) net.cut('n4', other); // n4 can hear but not speak
     const values = sendValues(net, 30, 10);
     net.run(2_000);
     net.heal();
-    expect(net.runUntil(() => everyoneHas(net, values), 20_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, values), 20_000)).toBeDefined();
     expectExactly(net, values);
   });
 
   it('routes round a crashed relay: the survivors still get every value', () => {
-    const net = new LocalNet(ids(6), [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
+    const net = new TestNet(ids(6), () => [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
     net.crash('n0');
-    const values = sendValues(net, 40, 10).filter((v) => net.ids[(v * 7) % 6] !== 'n0');
+    const values = sendValues(net, 40, 10).filter((v) => net.members[(v * 7) % 6] !== 'n0');
     const live = ids(6).slice(1);
-    expect(net.runUntil(() => everyoneHas(net, values, live), 20_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, values, live), 20_000)).toBeDefined();
     net.run(2_000);
     expectExactly(net, values, live);
   });
 
   it('keeps what it acknowledged across a restart and hands it on', () => {
-    const net = new LocalNet(ids(5), [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
+    const net = new TestNet(ids(5), () => [broadcast({ syncIntervalMs: 0 })], { latencyMs: 10 });
     net.partition(['n3'], ['n0', 'n1', 'n2', 'n4']);
     const call = net.request('n3', { type: 'broadcast.send', value: 'only on n3' });
     net.run(100);
@@ -210,24 +210,24 @@ describe('broadcast (many values, fault-tolerant)', () => {
     net.heal();
     net.restart('n3');
     expect(net.protocol<Broadcast>('n3', 'broadcast').read()).toEqual(['only on n3']);
-    expect(net.runUntil(() => everyoneHas(net, ['only on n3']), 10_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, ['only on n3']), 10_000)).toBeDefined();
   });
 
   it('brings a restarted node that lost its disk back up to date by anti-entropy alone', () => {
-    const net = new LocalNet(ids(5), [broadcast()], { latencyMs: 10 });
+    const net = new TestNet(ids(5), () => [broadcast()], { latencyMs: 10 });
     const values = sendValues(net, 20, 10);
     net.runUntil(() => everyoneHas(net, values), 10_000);
     net.run(1_000); // every batch acknowledged: nobody owes n3 anything any more
     net.crash('n3');
     net.restart('n3', { wipe: true });
     expect(net.protocol<Broadcast>('n3', 'broadcast').read()).toEqual([]);
-    expect(net.runUntil(() => everyoneHas(net, values), 30_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, values), 30_000)).toBeDefined();
   });
 
   it('measures the Maelstrom workload in miniature (25 nodes, 100 ms, 100 values/s): figures printed, correctness asserted', () => {
-    const net = new LocalNet(ids(25), [broadcast()], { latencyMs: 100 });
+    const net = new TestNet(ids(25), () => [broadcast()], { latencyMs: 100 });
     const values = sendValues(net, 300, 10); // 3 s at 100/s
-    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBe(true);
+    expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBeDefined();
     const messages = net.sent.length;
     expectExactly(net, values);
     // latency of a value: from its first delivery (the node the client chose) to its last
@@ -259,7 +259,7 @@ describe('broadcast under random faults', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const rnd = prng(seed);
       let faulty = true;
-      const net = new LocalNet(ids(7), [broadcast()], {
+      const net = new TestNet(ids(7), () => [broadcast()], {
         seed,
         route: () => {
           const delay = 5 + Math.floor(rnd() * 40);
@@ -269,21 +269,21 @@ describe('broadcast under random faults', () => {
           return [delay];
         },
       });
-      const calls: Array<{ value: number; call: ReturnType<LocalNet['request']> }> = [];
+      const calls: Array<{ value: number; call: ReturnType<TestNet['request']> }> = [];
       const down = new Set<string>();
       for (let step = 0; step < 60; step++) {
-        const node = net.ids[Math.floor(rnd() * net.ids.length)] as string;
+        const node = net.members[Math.floor(rnd() * net.members.length)] as string;
         if (!down.has(node)) calls.push({ value: step, call: net.request(node, { type: 'broadcast.send', value: step }) });
         const r = rnd();
         if (r < 0.05) {
-          const shuffled = [...net.ids].sort(() => rnd() - 0.5);
-          const cut = 1 + Math.floor(rnd() * (net.ids.length - 1));
+          const shuffled = [...net.members].sort(() => rnd() - 0.5);
+          const cut = 1 + Math.floor(rnd() * (net.members.length - 1));
           net.heal();
           net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
         } else if (r < 0.08) {
           net.heal();
         } else if (r < 0.11 && down.size < 2) {
-          const victim = net.ids[Math.floor(rnd() * net.ids.length)] as string;
+          const victim = net.members[Math.floor(rnd() * net.members.length)] as string;
           if (!down.has(victim)) (net.crash(victim), down.add(victim));
         } else if (r < 0.14 && down.size > 0) {
           const back = [...down][0] as string;
@@ -297,7 +297,7 @@ describe('broadcast under random faults', () => {
       for (const id of down) net.restart(id);
       const acked = calls.filter((c) => c.call.reply?.type === 'broadcast.send_ok').map((c) => c.value);
       const converged = net.runUntil(() => everyoneHas(net, acked), 30_000);
-      expect(converged, `seed ${seed}: acknowledged values reach every node`).toBe(true);
+      expect(converged, `seed ${seed}: acknowledged values reach every node`).toBeDefined();
       const sent = new Set(calls.map((c) => JSON.stringify(c.value)));
       for (const [id, held] of holdings(net)) {
         expect(held.filter((v) => !sent.has(v)), `seed ${seed}: values invented on ${id}`).toEqual([]);

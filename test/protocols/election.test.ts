@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ELECTION_CONFIG, election, type Election, type ElectionConfig } from '../../src/protocols/election.js';
 import { ErrorCode, type NodeId } from '../../src/protocols/envelope.js';
-import { ElectNet } from '../helpers/elect-net.js';
+import { TestNet } from '../helpers/test-net.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const IDS = ['1', '2', '3', '4', '5'];
@@ -13,15 +13,14 @@ function host(id: NodeId, config: Partial<ElectionConfig> = {}, cluster = ['1', 
 }
 
 function net(config: Partial<ElectionConfig>, seed = 1) {
-  const n = new ElectNet(IDS, () => [election(config)], { seed, latencyMs: 1, jitterMs: 2 });
-  n.startAll();
+  const n = new TestNet(IDS, () => [election(config)], { seed, latencyMs: 1, jitterMs: 2 });
   return n;
 }
 
-const status = (n: ElectNet, id: NodeId) => n.protocol<Election>(id, 'election').status();
+const status = (n: TestNet, id: NodeId) => n.protocol<Election>(id, 'election').status();
 
 /** The leader every live node among `ids` agrees on and that leads in its own view, or undefined. */
-function agreed(n: ElectNet, ids: NodeId[] = IDS): NodeId | undefined {
+function agreed(n: TestNet, ids: NodeId[] = IDS): NodeId | undefined {
   const live = ids.filter((id) => n.isUp(id));
   const views = live.map((id) => status(n, id));
   const leader = views[0]?.leader_id;

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, isDefinite, type Body } from '../../src/protocols/envelope.js';
 import { kv, type Kv, type KvConfig } from '../../src/protocols/kv.js';
 import { compareVersions, type Version } from '../../src/protocols/versions.js';
-import { KvNet, mulberry32 } from '../helpers/kv-net.js';
+import { Rng } from '../../src/sim/rng.js';
+import { TestNet } from '../helpers/test-net.js';
 
 interface Op {
   client: string;
@@ -36,8 +37,9 @@ const SEEDS = 100;
  * heals everything and lets the cluster settle. Returns the history.
  */
 function chaosRun(seed: number, config: Partial<KvConfig>, options: { membership?: boolean } = {}, durationMs = 3000) {
-  const net = new KvNet(NODES, () => [kv({ antiEntropyIntervalMs: 400, hintIntervalMs: 300, ...config })], { seed, latencyMs: [1, 30], diskDelayMs: 40 });
-  const rng = mulberry32(seed * 7919 + 1);
+  const net = new TestNet(NODES, () => [kv({ antiEntropyIntervalMs: 400, hintIntervalMs: 300, ...config })], { seed, latencyMs: [1, 30], diskDelayMs: 40 });
+  const workload = Rng.stream(seed, 'workload');
+  const rng = (): number => workload.float();
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
   const history: Op[] = [];
   let stopped = false;
@@ -48,14 +50,14 @@ function chaosRun(seed: number, config: Partial<KvConfig>, options: { membership
       if (stopped) return;
       const key = pick(KEYS);
       const isPut = rng() < 0.5;
-      const op: Op = { client, f: isPut ? 'put' : 'get', key, value: isPut ? `${client}-${++counter}` : null, invoke: net.now(), complete: Infinity, status: 'info' };
+      const op: Op = { client, f: isPut ? 'put' : 'get', key, value: isPut ? `${client}-${++counter}` : null, invoke: net.now, complete: Infinity, status: 'info' };
       history.push(op);
       let settled = false;
       const settle = (status: Op['status'], reply?: Body) => {
         if (settled) return;
         settled = true;
         op.status = status;
-        if (status !== 'info') op.complete = net.now();
+        if (status !== 'info') op.complete = net.now;
         if (reply && status === 'ok') {
           if (op.f === 'get') op.value = reply.type === 'kv.get_ok' ? (reply.value as string) : null;
           if (reply.version) op.version = reply.version as Version;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/protocols/envelope.js';
 import { DEFAULT_REGISTRY_CONFIG, registry, type Registry, type RegistryEntry } from '../../src/protocols/registry.js';
-import { ElectNet } from '../helpers/elect-net.js';
+import { TestNet } from '../helpers/test-net.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const C = DEFAULT_REGISTRY_CONFIG;
@@ -107,12 +107,11 @@ describe('heartbeating member', () => {
 
 describe('registry cluster', () => {
   const ids = ['r', 'a', 'b', 'c'];
-  const table = (n: ElectNet) => n.protocol<Registry>('r', 'registry').status() as { nodes: RegistryEntry[] };
-  const alive = (n: ElectNet) => table(n).nodes.filter((e) => e.status === 'alive').map((e) => e.node_id);
+  const table = (n: TestNet) => n.protocol<Registry>('r', 'registry').status() as { nodes: RegistryEntry[] };
+  const alive = (n: TestNet) => table(n).nodes.filter((e) => e.status === 'alive').map((e) => e.node_id);
 
   it('sees every node, expires a crashed one within the timeout, and takes it back after a restart', () => {
-    const n = new ElectNet(ids, () => [registry()], { seed: 3, jitterMs: 5 });
-    n.startAll();
+    const n = new TestNet(ids, () => [registry()], { seed: 3, jitterMs: 5 });
     n.run(100);
     expect(alive(n)).toEqual(['a', 'b', 'c', 'r']);
     n.run(5000);
@@ -138,16 +137,14 @@ describe('registry cluster', () => {
   });
 
   it('costs one register and one heartbeat per interval per member, each answered', () => {
-    const n = new ElectNet(ids, () => [registry()], { seed: 5 });
-    n.startAll();
+    const n = new TestNet(ids, () => [registry()], { seed: 5 });
     n.run(10 * C.heartbeatIntervalMs + C.heartbeatIntervalMs / 2);
     const members = ids.length - 1;
-    expect(n.messagesSent).toBe(members * (2 + 10 * 2));
+    expect(n.sent).toHaveLength(members * (2 + 10 * 2));
   });
 
   it('members register again after the registry restarts with an empty table', () => {
-    const n = new ElectNet(ids, () => [registry()], { seed: 4 });
-    n.startAll();
+    const n = new TestNet(ids, () => [registry()], { seed: 4 });
     n.run(1000);
     n.crash('r');
     n.run(5000);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/protocols/envelope.js';
 import { predecessor, ring, successors, type Ring } from '../../src/protocols/ring.js';
-import { LocalNet } from '../helpers/local-net.js';
+import { TestNet } from '../helpers/test-net.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const FIVE = ['1', '2', '3', '4', '5'];
 
-function seenBy(net: LocalNet, round: string): string[] {
+function seenBy(net: TestNet, round: string): string[] {
   return net.eventsOf('token.seen').filter((e) => e.round === round).map((e) => e.node);
 }
 
@@ -23,10 +23,9 @@ describe('ring order', () => {
 
 describe('ring', () => {
   it('passes the token round 5 nodes and back, reporting path and round-trip time', () => {
-    const net = new LocalNet(FIVE, [ring()], { latencyMs: 10 });
-    const call = net.request('1', { type: 'ring.start', token: 'hello' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBe(true);
-    expect(call.reply).toMatchObject({
+    const net = new TestNet(FIVE, () => [ring()], { latencyMs: 10 });
+    const reply = net.ask('1', { type: 'ring.start', token: 'hello' });
+    expect(reply).toMatchObject({
       type: 'ring.start_ok',
       token: 'hello',
       path: ['1', '2', '3', '4', '5', '1'],
@@ -34,40 +33,37 @@ describe('ring', () => {
       skipped: [],
       rtt_ms: 50, // five hops of 10 ms on the virtual clock
     });
-    const round = call.reply?.round as string;
+    const round = reply.round as string;
     expect(seenBy(net, round)).toEqual(FIVE);
     expect(net.eventsOf('token.seen').map((e) => e.hop)).toEqual([0, 1, 2, 3, 4]);
     for (const id of FIVE) expect(net.protocol<Ring>(id, 'ring').log()).toHaveLength(1);
-    expect(net.eventsOf('ring.completed', '1')).toHaveLength(1);
+    expect(net.eventsOf('ring.completed', 0, '1')).toHaveLength(1);
   });
 
   it('starts anywhere in the ring and wraps past the last node', () => {
-    const net = new LocalNet(FIVE, [ring()]);
-    const call = net.request('4', { type: 'ring.start' });
-    net.runUntil(() => call.reply !== undefined);
-    expect(call.reply?.path).toEqual(['4', '5', '1', '2', '3', '4']);
-    expect(typeof call.reply?.token).toBe('string');
+    const net = new TestNet(FIVE, () => [ring()]);
+    const reply = net.ask('4', { type: 'ring.start' });
+    expect(reply.path).toEqual(['4', '5', '1', '2', '3', '4']);
+    expect(typeof reply.token).toBe('string');
   });
 
   it('skips a dead node after its timeout, reports it, and closes the ring over the survivors', () => {
-    const net = new LocalNet(FIVE, [ring({ hopTimeoutMs: 100, hopAttempts: 2 })], { latencyMs: 5 });
+    const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 100, hopAttempts: 2 })], { latencyMs: 5 });
     net.crash('3');
-    const call = net.request('1', { type: 'ring.start', token: 't' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBe(true);
-    expect(call.reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '4', '5', '1'], skipped: ['3'] });
+    const reply = net.ask('1', { type: 'ring.start', token: 't' });
+    expect(reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '4', '5', '1'], skipped: ['3'] });
     // node 2 reports that it skipped node 3 ...
     expect(net.eventsOf('ring.skipped')).toMatchObject([{ node: '2', skipped: '3', token: 't' }]);
     // ... which was tried twice (one retransmission) before being skipped
     expect(net.sent.filter((m) => m.dest === '3' && m.body.type === 'ring.token')).toHaveLength(2);
-    expect(seenBy(net, call.reply?.round as string)).toEqual(['1', '2', '4', '5']);
+    expect(seenBy(net, reply.round as string)).toEqual(['1', '2', '4', '5']);
   });
 
   it('skips several dead nodes in a row and closes even when the origin is alone', () => {
-    const net = new LocalNet(FIVE, [ring({ hopTimeoutMs: 50, hopAttempts: 1 })]);
+    const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 50, hopAttempts: 1 })]);
     for (const id of ['2', '3', '4', '5']) net.crash(id);
-    const call = net.request('1', { type: 'ring.start', token: 'lonely' });
-    expect(net.runUntil(() => call.reply !== undefined)).toBe(true);
-    expect(call.reply).toMatchObject({ path: ['1', '1'], skipped: ['2', '3', '4', '5'] });
+    const reply = net.ask('1', { type: 'ring.start', token: 'lonely' });
+    expect(reply).toMatchObject({ path: ['1', '1'], skipped: ['2', '3', '4', '5'] });
   });
 
   it('completes at once on a one-node cluster', () => {
@@ -77,75 +73,72 @@ describe('ring', () => {
   });
 
   it('logs a round once per node when every token message is duplicated and reordered', () => {
-    const net = new LocalNet(FIVE, [ring()], {
+    const net = new TestNet(FIVE, () => [ring()], {
       route: (msg) => (msg.body.type === 'ring.token' ? [7, 3] : [2]),
     });
-    const call = net.request('2', { type: 'ring.start', token: 'dup' });
-    net.runUntil(() => call.reply !== undefined);
+    const reply = net.ask('2', { type: 'ring.start', token: 'dup' });
     net.run(5_000);
-    expect(call.reply?.path).toEqual(['2', '3', '4', '5', '1', '2']);
-    expect(seenBy(net, call.reply?.round as string).sort()).toEqual(FIVE);
+    expect(reply.path).toEqual(['2', '3', '4', '5', '1', '2']);
+    expect(seenBy(net, reply.round as string).sort()).toEqual(FIVE);
     expect(net.eventsOf('ring.completed')).toHaveLength(1);
   });
 
   it('logs once when a slow acknowledgement makes the sender retransmit', () => {
     // Node 3 acknowledges slowly (300 ms) while node 2 waits only 100 ms: node 2 sends the token twice.
-    const net = new LocalNet(FIVE, [ring({ hopTimeoutMs: 100, hopAttempts: 3 })], {
+    const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 100, hopAttempts: 3 })], {
       route: (msg) => (msg.src === '3' && msg.body.type === 'ring.token_ok' ? [300] : [5]),
     });
-    const call = net.request('1', { type: 'ring.start', token: 'slow' });
-    net.runUntil(() => call.reply !== undefined);
+    const reply = net.ask('1', { type: 'ring.start', token: 'slow' });
     net.run(5_000);
     expect(net.sent.filter((m) => m.src === '2' && m.dest === '3' && m.body.type === 'ring.token').length).toBeGreaterThan(1);
-    expect(seenBy(net, call.reply?.round as string)).toEqual(FIVE);
-    expect(call.reply).toMatchObject({ path: ['1', '2', '3', '4', '5', '1'], skipped: [] });
+    expect(seenBy(net, reply.round as string)).toEqual(FIVE);
+    expect(reply).toMatchObject({ path: ['1', '2', '3', '4', '5', '1'], skipped: [] });
   });
 
   it('logs once when a node is skipped although it did get the token (its acks are lost)', () => {
-    const net = new LocalNet(FIVE, [ring({ hopTimeoutMs: 100, hopAttempts: 2 })], {
+    const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 100, hopAttempts: 2 })], {
       route: (msg) => (msg.src === '3' && msg.body.type === 'ring.token_ok' ? [] : [5]),
     });
-    const call = net.request('1', { type: 'ring.start', token: 'ghost' });
-    net.runUntil(() => call.reply !== undefined);
+    const reply = net.ask('1', { type: 'ring.start', token: 'ghost' });
     net.run(5_000);
     // node 3 forwarded the token and node 2, hearing nothing, also skipped to node 4: 4 gets it twice
     expect(net.sent.filter((m) => m.dest === '4' && m.body.type === 'ring.token')).toHaveLength(2);
-    expect(seenBy(net, call.reply?.round as string).sort()).toEqual(FIVE);
+    expect(seenBy(net, reply.round as string).sort()).toEqual(FIVE);
     expect(net.eventsOf('ring.completed')).toHaveLength(1);
-    expect(call.reply?.type).toBe('ring.start_ok');
+    expect(reply.type).toBe('ring.start_ok');
   });
 
   it("starts a round from the handout's {from, payload} posted to the next node", () => {
-    const net = new LocalNet(FIVE, [ring()]);
+    const net = new TestNet(FIVE, () => [ring()]);
     const call = net.request('2', { type: 'ring.message', from: '1', payload: 'ring-token-1' });
     net.run(2); // request and answer: one virtual ms each way, long before the round ends
     expect(call.reply).toMatchObject({ type: 'ring.message_ok', token: 'ring-token-1', origin: '1' });
     net.run(5_000);
     const round = call.reply?.round as string;
     expect(seenBy(net, round)).toEqual(['2', '3', '4', '5', '1']);
-    expect(net.eventsOf('ring.completed', '1')).toMatchObject([{ origin: '1', path: ['1', '2', '3', '4', '5', '1'], skipped: [] }]);
+    expect(net.eventsOf('ring.completed', 0, '1')).toMatchObject([{ origin: '1', path: ['1', '2', '3', '4', '5', '1'], skipped: [] }]);
     expect(net.protocol<Ring>('1', 'ring').log()[0]?.returned?.path).toEqual(['1', '2', '3', '4', '5', '1']);
   });
 
   it('treats a sender outside the roster as the node before the receiver', () => {
-    const net = new LocalNet(FIVE, [ring()]);
+    const net = new TestNet(FIVE, () => [ring()]);
     const call = net.request('3', { type: 'ring.message', from: '192.168.10.11', payload: { n: 1 } });
     net.run(5_000);
     expect(call.reply).toMatchObject({ type: 'ring.message_ok', token: '{"n":1}', origin: '2' });
     expect(seenBy(net, call.reply?.round as string)).toEqual(['3', '4', '5', '1', '2']);
-    expect(net.eventsOf('ring.completed', '2')[0]?.['path']).toEqual(['2', '3', '4', '5', '1', '2']);
+    expect(net.eventsOf('ring.completed', 0, '2')[0]?.['path']).toEqual(['2', '3', '4', '5', '1', '2']);
   });
 
   it('answers with an indefinite timeout error when the round exceeds its bound, and notes the late return', () => {
-    const net = new LocalNet(FIVE, [ring({ roundTimeoutMs: 30 })], { latencyMs: 10 });
+    const net = new TestNet(FIVE, () => [ring({ roundTimeoutMs: 30 })], { latencyMs: 10 });
     const call = net.request('1', { type: 'ring.start', token: 'late' });
     net.run(1_000);
     expect(call.reply).toMatchObject({ type: 'error', code: ErrorCode.Timeout, token: 'late' });
-    expect(net.eventsOf('ring.completed', '1')).toMatchObject([{ late: true }]);
+    expect(net.eventsOf('ring.completed', 0, '1')).toMatchObject([{ late: true }]);
   });
 
   it('reports the round abandoned when the origin dies before the token returns', () => {
-    const net = new LocalNet(FIVE, [ring({ hopTimeoutMs: 50, hopAttempts: 1 })], { latencyMs: 10 });
+    const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 50, hopAttempts: 1 })], { latencyMs: 10 });
     net.request('1', { type: 'ring.start', token: 'orphan' });
     net.run(15); // the token has left node 1
     net.crash('1');
@@ -157,14 +150,13 @@ describe('ring', () => {
   it('keeps trying a live origin past hopAttempts, so a lossy last hop does not abandon the round', () => {
     // regression (found by test/sim/ring-property.test.ts): two lost transmissions to the origin abandoned the round
     let lostToOrigin = 0;
-    const net = new LocalNet(['1', '2', '3'], [ring({ hopTimeoutMs: 50, hopAttempts: 2 })], {
+    const net = new TestNet(['1', '2', '3'], () => [ring({ hopTimeoutMs: 50, hopAttempts: 2 })], {
       latencyMs: 10,
       route: (msg) => (msg.dest === '1' && msg.body.type === 'ring.token' && lostToOrigin++ < 3 ? [] : [10]),
     });
-    const call = net.request('1', { type: 'ring.start', token: 'lossy' });
-    net.runUntil(() => call.reply !== undefined, 5_000);
+    const reply = net.ask('1', { type: 'ring.start', token: 'lossy' }, 5_000);
     expect(lostToOrigin).toBeGreaterThan(3);
-    expect(call.reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '3', '1'], skipped: [] });
+    expect(reply).toMatchObject({ type: 'ring.start_ok', path: ['1', '2', '3', '1'], skipped: [] });
     expect(net.eventsOf('ring.abandoned')).toEqual([]);
   });
 
@@ -184,11 +176,10 @@ describe('ring', () => {
   });
 
   it('keeps a bounded log and shows its next node in status()', () => {
-    const net = new LocalNet(['1', '2', '3'], [ring({ logSize: 2 })]);
+    const net = new TestNet(['1', '2', '3'], () => [ring({ logSize: 2 })]);
     const tokens = ['a', 'b', 'c'];
     for (const token of tokens) {
-      const call = net.request('1', { type: 'ring.start', token });
-      net.runUntil(() => call.reply !== undefined);
+      const reply = net.ask('1', { type: 'ring.start', token });
     }
     const status = net.protocol<Ring>('3', 'ring').status();
     expect(status.next).toBe('1');
@@ -207,7 +198,7 @@ describe('ring under random loss, duplication and reordering', () => {
         t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
         return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
       };
-      const net = new LocalNet(FIVE, [ring({ hopTimeoutMs: 100 })], {
+      const net = new TestNet(FIVE, () => [ring({ hopTimeoutMs: 100 })], {
         seed,
         route: (msg) => {
           if (msg.src.startsWith('c') || msg.dest.startsWith('c')) return [1]; // the client's own link is reliable

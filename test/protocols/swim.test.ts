@@ -3,7 +3,7 @@ import type { NodeId } from '../../src/protocols/envelope.js';
 import { NodeRuntime } from '../../src/protocols/runtime.js';
 import { DEFAULT_SWIM_CONFIG, overrides, swim, type Swim, type SwimConfig, type SwimUpdate } from '../../src/protocols/swim.js';
 import { suspicionTimeout } from '../../src/protocols/swim-suspicion.js';
-import { ElectNet } from '../helpers/elect-net.js';
+import { TestNet } from '../helpers/test-net.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const C = DEFAULT_SWIM_CONFIG;
@@ -226,13 +226,13 @@ describe('swim, one node by hand', () => {
 });
 
 /** Every live member among `ids` sees `node` in `state`. */
-function allSee(n: ElectNet, node: NodeId, state: string, ids: NodeId[] = IDS): boolean {
+function allSee(n: TestNet, node: NodeId, state: string, ids: NodeId[] = IDS): boolean {
   return ids
     .filter((id) => id !== node && n.isUp(id))
     .every((id) => n.protocol<Swim>(id, 'swim').status().members.find((m) => m.node_id === node)?.state === state);
 }
 
-function fullyAlive(n: ElectNet, ids: NodeId[] = IDS): boolean {
+function fullyAlive(n: TestNet, ids: NodeId[] = IDS): boolean {
   return ids.every((id) => {
     const members = n.protocol<Swim>(id, 'swim').status().members;
     return members.length === ids.length && members.every((m) => m.state === 'alive');
@@ -249,8 +249,7 @@ const DETECTION_BOUND = 2 * (IDS.length - 1) * C.probeIntervalMs + C.probeTimeou
 describe('swim cluster', () => {
   it('every live member declares a crashed node dead within the bound, and only that node', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
-      const n = new ElectNet(IDS, () => [swim()], { seed, latencyMs: 1, jitterMs: 3 });
-      n.startAll();
+      const n = new TestNet(IDS, () => [swim()], { seed, latencyMs: 1, jitterMs: 3 });
       n.run(3000);
       const victim = IDS[seed % IDS.length]!;
       n.crash(victim);
@@ -266,8 +265,7 @@ describe('swim cluster', () => {
 
   it('declares no live node dead over 10 virtual minutes at 5% message loss', () => {
     for (const seed of [11, 12, 13]) {
-      const n = new ElectNet(IDS, () => [swim()], { seed, latencyMs: 1, jitterMs: 5, loss: 0.05 });
-      n.startAll();
+      const n = new TestNet(IDS, () => [swim()], { seed, latencyMs: 1, jitterMs: 5, loss: 0.05 });
       n.run(10 * 60 * 1000);
       expect(n.eventsOf('member.dead'), `seed ${seed}`).toEqual([]);
       // the loss did make members suspect each other: the refutations are what saved them
@@ -278,17 +276,15 @@ describe('swim cluster', () => {
   }, 30_000); // ~1 s of wall time per seed; headroom for a busy machine
 
   it('a node started with one seed learns the whole membership, and everyone learns it', () => {
-    const n = new ElectNet(IDS, (id) => [swim({ seeds: id === '1' ? [] : ['1'] })], {
+    const n = new TestNet(IDS, (id) => [swim({ seeds: id === '1' ? [] : ['1'] })], {
       seed: 7,
       roster: (id) => [id], // no roster: each node knows only itself and its seed
     });
-    n.startAll();
     expect(n.runUntil(() => fullyAlive(n), 20 * C.probeIntervalMs)).toBeDefined();
   });
 
   it('a restarted node is alive again everywhere, at a higher incarnation', () => {
-    const n = new ElectNet(IDS, () => [swim()], { seed: 8, jitterMs: 3 });
-    n.startAll();
+    const n = new TestNet(IDS, () => [swim()], { seed: 8, jitterMs: 3 });
     n.run(2000);
     n.crash('3');
     expect(n.runUntil(() => allSee(n, '3', 'dead'), DETECTION_BOUND)).toBeDefined();
@@ -298,8 +294,7 @@ describe('swim cluster', () => {
   });
 
   it('after a partition heals, the two sides find each other again', () => {
-    const n = new ElectNet(IDS, () => [swim()], { seed: 9, jitterMs: 3 });
-    n.startAll();
+    const n = new TestNet(IDS, () => [swim()], { seed: 9, jitterMs: 3 });
     n.run(2000);
     n.partition(['1', '2'], ['3', '4', '5']);
     expect(n.runUntil(() => allSee(n, '1', 'dead', ['3', '4', '5']) && allSee(n, '4', 'dead', ['1', '2']), 2 * DETECTION_BOUND)).toBeDefined();

@@ -10,22 +10,20 @@
 import { describe, expect, it } from 'vitest';
 import { broadcast } from '../../src/protocols/broadcast.js';
 import { BROADCAST_WORKLOAD_DEFAULTS, runBroadcastWorkload } from '../../src/sim/scenarios/broadcast-workload.js';
-import { draw, failure } from './property-options.js';
+import { draw, failuresOver } from './property-options.js';
 
 const SEEDS = 200;
 
 describe('fault-tolerant broadcast under random partitions, loss and crashes', () => {
   it(`holds every acknowledged value on every node within ${BROADCAST_WORKLOAD_DEFAULTS.healBoundMs} ms of healing, inventing none, for ${SEEDS} seeds`, () => {
-    const failures: string[] = [];
     let crashed = 0;
     const protocol = broadcast();
-    for (let seed = 1; seed <= SEEDS; seed++) {
+    const failures = failuresOver(SEEDS, (seed) => {
       const { options, replay } = draw('broadcast-workload', seed, { nodes: [3, 4], maxLoss: 0.1, durationMs: 5000, crashSpread: 2, downMs: 1000 });
       const result = runBroadcastWorkload(protocol, { ...options, rate: 20, diskDelayMs: 20 });
       if ((result.messages.dropped as { crash: number }).crash > 0) crashed++;
-      const f = failure(result, `${replay} --rate 20 --disk-delay 20ms`);
-      if (f) failures.push(f);
-    }
+      return { result, replay: `${replay} --rate 20 --disk-delay 20ms` };
+    });
     expect(failures, failures.join('\n')).toEqual([]);
     expect(crashed).toBeGreaterThan(SEEDS / 2); // the faults really happened
   });

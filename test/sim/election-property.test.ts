@@ -8,15 +8,14 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ELECTION_CONFIG } from '../../src/protocols/election.js';
 import { electionBoundMs, runElection } from '../../src/sim/scenarios/election.js';
-import { draw, failure } from './property-options.js';
+import { draw, failuresOver } from './property-options.js';
 
 const SEEDS = 200;
 
 describe.each(['bully', 'lowest'])('%s election under random partitions, loss and crashes', (algorithm) => {
   it(`agrees on the rightful leader within ${electionBoundMs(DEFAULT_ELECTION_CONFIG)} ms of healing, for ${SEEDS} seeds`, () => {
-    const failures: string[] = [];
     let crashed = 0;
-    for (let seed = 1; seed <= SEEDS; seed++) {
+    const failures = failuresOver(SEEDS, (seed) => {
       const { options, replay } = draw('election', seed, {
         nodes: [3, 4],
         maxLoss: 0.1,
@@ -27,9 +26,8 @@ describe.each(['bully', 'lowest'])('%s election under random partitions, loss an
       });
       const result = runElection(options);
       if ((result.messages.dropped as { crash: number }).crash > 0) crashed++;
-      const f = failure(result, replay);
-      if (f) failures.push(f);
-    }
+      return { result, replay };
+    });
     expect(failures, failures.join('\n')).toEqual([]);
     expect(crashed).toBeGreaterThan(SEEDS / 2); // the faults really happened
   });

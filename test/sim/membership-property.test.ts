@@ -11,15 +11,14 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SWIM_CONFIG } from '../../src/protocols/swim.js';
 import { detectionBoundMs, runMembership } from '../../src/sim/scenarios/membership.js';
-import { draw, failure } from './property-options.js';
+import { draw, failuresOver, metricValue } from './property-options.js';
 
 const SEEDS = 200;
 
 describe('SWIM under random partitions, 5 % loss and crashes', () => {
   it(`declares crashed nodes dead within ${detectionBoundMs(DEFAULT_SWIM_CONFIG, 5)} ms (5 nodes) and running ones never, for ${SEEDS} seeds`, () => {
-    const failures: string[] = [];
     let measured = 0;
-    for (let seed = 1; seed <= SEEDS; seed++) {
+    const failures = failuresOver(SEEDS, (seed) => {
       const join = seed % 2 === 0;
       const { options, replay } = draw('membership', seed, {
         nodes: [4, 3],
@@ -30,10 +29,9 @@ describe('SWIM under random partitions, 5 % loss and crashes', () => {
         ...(join && { extra: { flags: '--join', options: { join } } }),
       });
       const result = runMembership(options);
-      measured += Number(result.metrics.find((m) => m.name === 'crashes measured')?.value ?? 0);
-      const f = failure(result, replay);
-      if (f) failures.push(f);
-    }
+      measured += metricValue(result, 'crashes measured');
+      return { result, replay };
+    });
     expect(failures, failures.join('\n')).toEqual([]);
     expect(measured).toBeGreaterThan(SEEDS); // crashes really were detected and timed
   });

@@ -47,8 +47,28 @@ export function draw(scenario: string, seed: number, r: Ranges): Drawn {
   return { options, replay };
 }
 
+/**
+ * Runs seeds 1..`seeds` through `run` (which draws the seed's faults, runs the
+ * scenario and tallies what its test needs) and returns the failing ones, one
+ * line each with the command that replays it.
+ */
+export function failuresOver(seeds: number, run: (seed: number) => { result: ScenarioResult; replay: string }): string[] {
+  const failures: string[] = [];
+  for (let seed = 1; seed <= seeds; seed++) {
+    const { result, replay } = run(seed);
+    const f = failure(result, replay);
+    if (f) failures.push(f);
+  }
+  return failures;
+}
+
+/** A metric's value as a number (0 when absent). */
+export function metricValue(result: ScenarioResult, name: string): number {
+  return Number(result.metrics.find((m) => m.name === name)?.value ?? 0);
+}
+
 /** The failed verdicts of a run, as one line with its replay command; null when all passed. */
-export function failure(result: ScenarioResult, replay: string): string | null {
+function failure(result: ScenarioResult, replay: string): string | null {
   const failed = result.verdicts.filter((v) => !v.ok);
   return failed.length === 0 ? null : `seed ${result.seed}: ${failed.map((v) => `${v.name} (${v.detail})`).join('; ')}\n  replay: ${replay}`;
 }

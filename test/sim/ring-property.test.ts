@@ -10,24 +10,22 @@
 import { describe, expect, it } from 'vitest';
 import { runRingRounds } from '../../src/sim/scenarios/ring.js';
 import { ring, RING_NAMES } from '../../src/protocols/ring.js';
-import { draw, failure } from './property-options.js';
+import { draw, failuresOver, metricValue } from './property-options.js';
 
 const SEEDS = 200;
 
 describe('ring under random partitions, loss and crashes', () => {
   it(`logs every completed round once per node and closes over the survivors, for ${SEEDS} seeds`, () => {
-    const failures: string[] = [];
     let skipped = 0;
     let completed = 0;
-    for (let seed = 1; seed <= SEEDS; seed++) {
+    const failures = failuresOver(SEEDS, (seed) => {
       const { options, replay } = draw('ring', seed, { nodes: [3, 5], maxLoss: 0.1, durationMs: 8000, crashSpread: 2, downMs: 1500 });
       const result = runRingRounds('ring', RING_NAMES, ring, { ...options, rate: 2 });
       const skips = String(result.metrics.find((m) => m.name.startsWith('skips'))?.value ?? '0/0/0').split('/').map(Number);
       skipped += (skips[0] ?? 0) + (skips[1] ?? 0);
-      completed += Number(result.metrics.find((m) => m.name === 'rounds completed')?.value ?? 0);
-      const f = failure(result, `${replay} --rate 2`);
-      if (f) failures.push(f);
-    }
+      completed += metricValue(result, 'rounds completed');
+      return { result, replay: `${replay} --rate 2` };
+    });
     expect(failures, failures.join('\n')).toEqual([]);
     // the faults really happened: rounds went round crashed and cut-off nodes
     expect(skipped).toBeGreaterThan(SEEDS);

@@ -15,8 +15,10 @@ import type { ScenarioOptions, ScenarioResult } from '../../sim/scenarios/types.
 import { OperationFailed, UsageError } from '../errors.js';
 import { floatOption, intOption, parseDuration } from '../options.js';
 
-interface SimFlags {
-  nodes?: number;
+/** Flags that reach the scenario unchanged, under their ScenarioOptions name. */
+const PASSED_THROUGH = ['nodes', 'rate', 'fanout', 'mode', 'algorithm', 'join', 'consistency', 'clients', 'keys'] as const;
+
+interface SimFlags extends Pick<ScenarioOptions, (typeof PASSED_THROUGH)[number]> {
   seed?: number;
   latency?: number;
   latencyDist?: string;
@@ -26,15 +28,7 @@ interface SimFlags {
   crash?: string;
   duration?: number;
   diskDelay?: number;
-  rate?: number;
-  fanout?: number;
   interval?: number;
-  mode?: string;
-  algorithm?: string;
-  join?: boolean;
-  consistency?: string;
-  clients?: number;
-  keys?: number;
   history?: string;
   json?: boolean;
   events?: string;
@@ -138,21 +132,13 @@ function toOptions(flags: SimFlags): ScenarioOptions {
     const partitions: PartitionSpec[] = (flags.partition ?? []).map(parsePartition);
     const options: ScenarioOptions = { seed: flags.seed ?? randomInt(0, 2 ** 48 - 1), network, partitions };
     if (flags.crash !== undefined) options.crashes = parseCrash(flags.crash);
-    if (flags.nodes !== undefined) options.nodes = flags.nodes;
+    for (const key of PASSED_THROUGH) if (flags[key] !== undefined) Object.assign(options, { [key]: flags[key] });
     if (flags.duration !== undefined) options.durationMs = flags.duration;
     if (flags.diskDelay !== undefined) options.diskDelayMs = flags.diskDelay;
-    if (flags.rate !== undefined) options.rate = flags.rate;
-    if (flags.fanout !== undefined) options.fanout = flags.fanout;
     if (flags.interval !== undefined) {
       if (flags.interval <= 0) throw new SimConfigError('--interval must be positive');
       options.intervalMs = flags.interval;
     }
-    if (flags.mode !== undefined) options.mode = flags.mode;
-    if (flags.algorithm !== undefined) options.algorithm = flags.algorithm;
-    if (flags.join) options.join = true;
-    if (flags.consistency !== undefined) options.consistency = flags.consistency;
-    if (flags.clients !== undefined) options.clients = flags.clients;
-    if (flags.keys !== undefined) options.keys = flags.keys;
     return options;
   } catch (err) {
     if (err instanceof SimConfigError) throw new UsageError(err.message);

@@ -21,12 +21,11 @@
 import type { NodeId } from '../../protocols/envelope.js';
 import type { StampedEvent } from '../../protocols/env.js';
 import { broadcastAll, DEFAULT_BROADCAST_ALL_CONFIG } from '../../protocols/broadcast-all.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { DEFAULT_NETWORK, describeLatency } from '../network.js';
+import { DEFAULT_NETWORK } from '../network.js';
 import { Rng } from '../rng.js';
-import { maxOf, quantile } from '../stats.js';
-import { nodeIds, World } from '../world.js';
-import { FaultLog, latencyCeiling, listSome } from './observe.js';
+import { nodeIds } from '../world.js';
+import { latencyCeiling, listSome, type FaultLog } from './observe.js';
+import { latencyMetrics, messageMetrics, observedWorld, perOp, scenarioResult } from './result.js';
 import type { Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
 
 export const BROADCAST_ALL_DEFAULTS = {
@@ -82,10 +81,9 @@ export function runBroadcastAll(options: ScenarioOptions): ScenarioResult {
     }
   };
 
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [broadcastAll(config)], network: options.network, onEvent, diskDelayMs: options.diskDelayMs });
-  faults = new FaultLog(world, durationMs);
-  schedulePartitions(world, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
+  const observed = observedWorld(options, { nodes: ids, protocols: [broadcastAll(config)], faultEndMs: durationMs, onEvent });
+  const world = observed.world;
+  faults = observed.faults;
   const sendWindow = config.attempts * config.ackTimeoutMs + 2 * latencyCeiling(latency);
 
   const rng = Rng.stream(options.seed, 'workload');
@@ -139,7 +137,6 @@ export function runBroadcastAll(options: ScenarioOptions): ScenarioResult {
   const notEverywhere = [...sends.values()].filter((s) => (holders.get(s.id)?.size ?? 0) < n).length;
 
   const rtts = done.map((s) => s.rtt as number);
-  const st = world.stats;
   const verdicts: Verdict[] = [
     {
       name: 'acknowledged means delivered, once',
@@ -168,29 +165,21 @@ export function runBroadcastAll(options: ScenarioOptions): ScenarioResult {
             : `${n} broadcasts finished; ${finalMisses} (node, message) pairs missed${loss > 0 ? ` (every attempt lost at loss ${loss})` : ''}`,
     },
   ];
-  return {
-    scenario: 'broadcast-all',
-    seed: options.seed,
+  return scenarioResult('broadcast-all', options, {
     nodes: n,
-    traceHash: world.traceHash(),
-    latency: describeLatency(world.network.config.latency),
-    virtualMs: world.now,
-    wallMs: performance.now() - wallStart,
+    world,
+    wallStart,
     metrics: [
       { name: 'ack timeout × attempts', value: `${config.ackTimeoutMs} ms × ${config.attempts}` },
       { name: 'broadcasts requested', value: requested },
       { name: 'broadcasts finished', value: done.length },
-      { name: 'round trip p50', value: quantile(rtts, 0.5), unit: 'ms' },
-      { name: 'round trip max', value: maxOf(rtts), unit: 'ms' },
+      ...latencyMetrics('round trip', rtts, ['p50', 'max']),
       { name: 'misses (down/cut off/running)', value: `${missDown}/${missCut}/${missRunning.length}` },
       { name: 'messages that missed some node', value: `${notEverywhere}/${sends.size}` },
-      { name: 'messages (server-to-server)', value: st.servers.sent },
-      { name: 'msgs-per-op', value: requested > 0 ? st.servers.sent / requested : null },
-      { name: 'dropped (loss/partition/crash)', value: `${st.dropped.loss}/${st.dropped.partition}/${st.dropped.crash}` },
+      ...messageMetrics(world, perOp(requested)),
     ],
     verdicts,
-    messages: st.toJSON(),
-  };
+  });
 }
 
 export const broadcastAllScenario: Scenario = {

@@ -18,11 +18,10 @@
  */
 import type { NodeId } from '../../protocols/envelope.js';
 import type { ProtocolFactory, StampedEvent } from '../../protocols/env.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { describeLatency } from '../network.js';
 import { Rng } from '../rng.js';
-import { maxOf, quantile } from '../stats.js';
-import { nodeIds, World } from '../world.js';
+import { nodeIds } from '../world.js';
+import { pollUntil } from './observe.js';
+import { latencyMetrics, messageMetrics, perOp, scenarioResult, scenarioWorld } from './result.js';
 import type { Scenario, ScenarioOptions, ScenarioResult } from './types.js';
 
 export const BROADCAST_WORKLOAD_DEFAULTS = {
@@ -65,9 +64,7 @@ export function runBroadcastWorkload(protocol: ProtocolFactory, options: Scenari
   };
 
   const network = { latency: { kind: 'constant' as const, ms: d.latencyMs }, ...options.network };
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [protocol], network, onEvent, diskDelayMs: options.diskDelayMs });
-  schedulePartitions(world, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
+  const world = scenarioWorld(options, { nodes: ids, protocols: [protocol], faultEndMs: durationMs, network, onEvent });
 
   const rng = Rng.stream(options.seed, 'workload');
   const acked = new Set<number>();
@@ -89,20 +86,12 @@ export function runBroadcastWorkload(protocol: ProtocolFactory, options: Scenari
 
   world.runUntil(durationMs);
   world.network.healAll();
-  const healedAt = world.now;
   const allStable = (): boolean => {
     if (outstanding > 0) return false;
     for (const v of acked) if (!stableAt.has(v)) return false;
     return true;
   };
-  let stableSince: number | null = null;
-  for (let t = 0; t <= d.healBoundMs; t += 100) {
-    world.runUntil(healedAt + t);
-    if (allStable()) {
-      stableSince = world.now;
-      break;
-    }
-  }
+  const stableAfter = pollUntil(world, d.healBoundMs, 100, allStable);
 
   // Final reads, one per node.
   const reads = new Map<NodeId, number[]>();
@@ -127,27 +116,18 @@ export function runBroadcastWorkload(protocol: ProtocolFactory, options: Scenari
     return s === undefined ? [] : [s - at];
   });
   const ops = invokedAt.size;
-  const s = world.stats;
-  return {
-    scenario: 'broadcast-workload',
-    seed: options.seed,
+  return scenarioResult('broadcast-workload', options, {
     nodes: n,
-    traceHash: world.traceHash(),
-    latency: describeLatency(world.network.config.latency),
-    virtualMs: world.now,
-    wallMs: performance.now() - wallStart,
+    world,
+    wallStart,
     metrics: [
       { name: 'broadcast ops', value: ops },
       { name: 'acknowledged', value: acked.size },
-      { name: 'messages (server-to-server)', value: s.servers.sent },
-      { name: 'msgs-per-op', value: ops > 0 ? s.servers.sent / ops : null },
-      { name: 'dropped (loss/partition/crash)', value: `${s.dropped.loss}/${s.dropped.partition}/${s.dropped.crash}` },
-      { name: 'stable latency p50', value: quantile(latencies, 0.5), unit: 'ms' },
-      { name: 'stable latency p95', value: quantile(latencies, 0.95), unit: 'ms' },
-      { name: 'stable latency max', value: maxOf(latencies), unit: 'ms' },
+      ...messageMetrics(world, perOp(ops)),
+      ...latencyMetrics('stable latency', latencies),
       { name: 'values on every node', value: `${stableAt.size}/${ops}` },
       { name: 'values lost (node×value)', value: lost },
-      { name: 'stable after healing', value: stableSince === null ? null : stableSince - healedAt, unit: 'ms' },
+      { name: 'stable after healing', value: stableAfter, unit: 'ms' },
     ],
     verdicts: [
       { name: 'every node answered the final read', ok: reads.size === n, detail: `${reads.size}/${n} nodes` },
@@ -155,12 +135,11 @@ export function runBroadcastWorkload(protocol: ProtocolFactory, options: Scenari
       { name: 'no value invented', ok: invented.size === 0, detail: invented.size === 0 ? 'every value read was sent by a client' : `never sent: ${[...invented].slice(0, 3).join(', ')}` },
       {
         name: 'stable after healing',
-        ok: stableSince !== null,
-        detail: stableSince !== null ? `every acknowledged value on every node ${stableSince - healedAt} ms after healing` : `not within ${d.healBoundMs} ms`,
+        ok: stableAfter !== null,
+        detail: stableAfter !== null ? `every acknowledged value on every node ${stableAfter} ms after healing` : `not within ${d.healBoundMs} ms`,
       },
     ],
-    messages: s.toJSON(),
-  };
+  });
 }
 
 /** The broadcast workload as a `distlab sim` scenario over the given protocol. */

@@ -22,10 +22,10 @@
 import { compareIds, type NodeId } from '../../protocols/envelope.js';
 import type { StampedEvent } from '../../protocols/env.js';
 import { DEFAULT_ELECTION_CONFIG, election, type Election, type ElectionAlgorithm, type ElectionConfig } from '../../protocols/election.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { DEFAULT_NETWORK, describeLatency, SimConfigError, type LatencyDist } from '../network.js';
-import { nodeIds, World } from '../world.js';
+import { DEFAULT_NETWORK, SimConfigError, type LatencyDist } from '../network.js';
+import { nodeIds } from '../world.js';
 import { latencyCeiling, pollUntil } from './observe.js';
+import { messageMetrics, perNodePerSecond, scenarioResult, scenarioWorld } from './result.js';
 import type { Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
 
 export const ELECTION_DEFAULTS = {
@@ -85,9 +85,7 @@ export function runElection(options: ScenarioOptions): ScenarioResult {
     options.onEvent?.(e);
     if (e.type === 'leader.changed') changes++;
   };
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [election(config)], network: options.network, onEvent, diskDelayMs: options.diskDelayMs });
-  schedulePartitions(world, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
+  const world = scenarioWorld(options, { nodes: ids, protocols: [election(config)], faultEndMs: durationMs, onEvent });
 
   const leaders = (): Array<NodeId | null> => world.liveNodes().map((id) => world.protocol<Election>(id, 'election')?.status().leader_id ?? null);
   const allFollow = (leader: NodeId | undefined) => (): boolean => leader !== undefined && leaders().every((l) => l === leader);
@@ -121,7 +119,6 @@ export function runElection(options: ScenarioOptions): ScenarioResult {
   const flaps = changes - changesAtAgreement;
   const finalLeaders = leaders();
 
-  const s = world.stats;
   const verdicts: Verdict[] = [
     {
       name: `after healing, all nodes agree on the ${algorithm === 'bully' ? 'highest' : 'lowest'} id within ${bound} ms`,
@@ -139,14 +136,10 @@ export function runElection(options: ScenarioOptions): ScenarioResult {
       detail: `node ${victim} killed: ${reElection === null ? 'no agreement' : `agreement after ${reElection} ms`}; back: ${comeback === null ? 'never led again' : `all follow it after ${comeback} ms`}`,
     });
   }
-  return {
-    scenario: 'election',
-    seed: options.seed,
+  return scenarioResult('election', options, {
     nodes: n,
-    traceHash: world.traceHash(),
-    latency: describeLatency(world.network.config.latency),
-    virtualMs: world.now,
-    wallMs: performance.now() - wallStart,
+    world,
+    wallStart,
     metrics: [
       { name: 'algorithm', value: algorithm },
       {
@@ -161,13 +154,10 @@ export function runElection(options: ScenarioOptions): ScenarioResult {
       { name: 'agreement after healing', value: agreedAfter, unit: 'ms' },
       { name: 'leader changes in the interval after agreement', value: agreedAfter === null ? null : flaps },
       { name: 'bound', value: bound, unit: 'ms' },
-      { name: 'messages (server-to-server)', value: s.servers.sent },
-      { name: 'messages per node per second', value: world.now > 0 ? s.servers.sent / n / (world.now / 1000) : null },
-      { name: 'dropped (loss/partition/crash)', value: `${s.dropped.loss}/${s.dropped.partition}/${s.dropped.crash}` },
+      ...messageMetrics(world, perNodePerSecond(n, world.now)),
     ],
     verdicts,
-    messages: s.toJSON(),
-  };
+  });
 }
 
 export const electionScenario: Scenario = {

@@ -13,11 +13,11 @@
 import type { NodeId } from '../../protocols/envelope.js';
 import type { StampedEvent } from '../../protocols/env.js';
 import { gossip, type Gossip, type GossipConfig, type VersionMap } from '../../protocols/gossip.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { describeLatency, SimConfigError } from '../network.js';
+import { SimConfigError } from '../network.js';
 import { Rng } from '../rng.js';
-import { maxOf, quantile } from '../stats.js';
-import { nodeIds, World } from '../world.js';
+import { nodeIds } from '../world.js';
+import { pollUntil } from './observe.js';
+import { latencyMetrics, messageMetrics, perOp, scenarioResult, scenarioWorld } from './result.js';
 import type { Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
 
 function gossipConfig(options: ScenarioOptions, defaults: Partial<GossipConfig>): Partial<GossipConfig> {
@@ -79,9 +79,7 @@ export function runGossip(options: ScenarioOptions): ScenarioResult {
     }
   };
 
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [gossip(config)], network: options.network, onEvent, diskDelayMs: options.diskDelayMs });
-  schedulePartitions(world, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
+  const world = scenarioWorld(options, { nodes: ids, protocols: [gossip(config)], faultEndMs: durationMs, onEvent });
 
   // The workload: clients bump random nodes' versions at a steady rate.
   const rng = Rng.stream(options.seed, 'workload');
@@ -104,28 +102,19 @@ export function runGossip(options: ScenarioOptions): ScenarioResult {
 
   // Liveness phase: poll until every running node holds the same map, within the bound.
   const healBoundMs = GOSSIP_DEFAULTS.healRounds * intervalMs;
-  const healedAt = world.now;
   const mapsNow = (): VersionMap[] => world.liveNodes().map((id) => world.protocol<Gossip>(id, 'gossip')?.status().states ?? {});
   const converged = (): boolean => {
     const maps = mapsNow();
     return maps.every((m) => sameVersions(m, maps[0] as VersionMap));
   };
-  let convergedAt: number | null = null;
-  const pollMs = Math.max(1, intervalMs / 10);
-  for (let t = 0; t <= healBoundMs; t += pollMs) {
-    world.runUntil(healedAt + t);
-    if (converged()) {
-      convergedAt = world.now;
-      break;
-    }
-  }
+  const convergedAfter = pollUntil(world, healBoundMs, Math.max(1, intervalMs / 10), converged);
 
   const finalMaps = mapsNow();
   const verdicts: Verdict[] = [];
   verdicts.push({
     name: 'converged after healing',
-    ok: convergedAt !== null,
-    detail: convergedAt !== null ? `all ${finalMaps.length} running nodes agree ${convergedAt - healedAt} ms after healing` : `not within ${healBoundMs} ms (${GOSSIP_DEFAULTS.healRounds} intervals) after healing`,
+    ok: convergedAfter !== null,
+    detail: convergedAfter !== null ? `all ${finalMaps.length} running nodes agree ${convergedAfter} ms after healing` : `not within ${healBoundMs} ms (${GOSSIP_DEFAULTS.healRounds} intervals) after healing`,
   });
   const lost = acked.filter((a) => finalMaps.some((m) => (m[a.origin] ?? 0) < a.version));
   verdicts.push({
@@ -153,30 +142,20 @@ export function runGossip(options: ScenarioOptions): ScenarioResult {
     const at = stableAt.get(`${a.origin}|${a.version}`);
     return at === undefined ? [] : [at - a.invokedAt];
   });
-  const s = world.stats;
-  return {
-    scenario: 'gossip',
-    seed: options.seed,
+  return scenarioResult('gossip', options, {
     nodes: n,
-    traceHash: world.traceHash(),
-    latency: describeLatency(world.network.config.latency),
-    virtualMs: world.now,
-    wallMs: performance.now() - wallStart,
+    world,
+    wallStart,
     metrics: [
       { name: 'updates', value: updates },
       { name: 'acknowledged', value: acked.length },
-      { name: 'messages (server-to-server)', value: s.servers.sent },
-      { name: 'msgs-per-op', value: updates > 0 ? s.servers.sent / updates : null },
-      { name: 'dropped (loss/partition/crash)', value: `${s.dropped.loss}/${s.dropped.partition}/${s.dropped.crash}` },
-      { name: 'spread latency p50', value: quantile(latencies, 0.5), unit: 'ms' },
-      { name: 'spread latency p95', value: quantile(latencies, 0.95), unit: 'ms' },
-      { name: 'spread latency max', value: maxOf(latencies), unit: 'ms' },
+      ...messageMetrics(world, perOp(updates)),
+      ...latencyMetrics('spread latency', latencies),
       { name: 'updates that reached every node', value: `${latencies.length}/${acked.length}` },
-      { name: 'convergence after healing', value: convergedAt === null ? null : convergedAt - healedAt, unit: 'ms' },
+      { name: 'convergence after healing', value: convergedAfter, unit: 'ms' },
     ],
     verdicts,
-    messages: s.toJSON(),
-  };
+  });
 }
 
 export const CONVERGENCE_DEFAULTS = {
@@ -214,10 +193,8 @@ export function runGossipConvergence(options: ScenarioOptions): ScenarioResult {
   };
   // Latency well under one interval, so a round is a round.
   const network = { latency: { kind: 'constant' as const, ms: 1 }, ...options.network };
-  const world = new World({ seed: options.seed, nodes: nodeIds(n), protocols: [gossip(config)], network, onEvent, diskDelayMs: options.diskDelayMs });
   const boundMs = CONVERGENCE_DEFAULTS.maxRounds * intervalMs;
-  schedulePartitions(world, options.partitions ?? [], options.durationMs ?? boundMs);
-  if (options.crashes) scheduleCrashes(world, options.crashes, options.durationMs ?? boundMs);
+  const world = scenarioWorld(options, { nodes: nodeIds(n), protocols: [gossip(config)], faultEndMs: options.durationMs ?? boundMs, network, onEvent });
   world.client('c1').request('1', { type: 'gossip.update' }, () => {});
   const allKnow = world.runUntil(boundMs, () => informed >= n);
   const wallMs = performance.now() - wallStart;
@@ -226,14 +203,10 @@ export function runGossipConvergence(options: ScenarioOptions): ScenarioResult {
   const rounds = allKnow && originKnewAt !== null ? Math.ceil((lastAt - originKnewAt) / intervalMs) : null;
   const ratio = rounds === null ? null : rounds / estimate;
   const s = world.stats;
-  return {
-    scenario: 'gossip-convergence',
-    seed: options.seed,
+  return scenarioResult('gossip-convergence', options, {
     nodes: n,
-    traceHash: world.traceHash(),
-    latency: describeLatency(world.network.config.latency),
-    virtualMs: world.now,
-    wallMs,
+    world,
+    wallStart,
     metrics: [
       { name: 'mode / fanout', value: `${config.mode} / ${config.fanout}` },
       { name: 'rounds until all nodes know', value: rounds },
@@ -254,8 +227,7 @@ export function runGossipConvergence(options: ScenarioOptions): ScenarioResult {
         detail: ratio === null ? 'did not converge' : `${rounds} rounds vs ${estimate.toFixed(2)} (ratio ${ratio.toFixed(3)})`,
       },
     ],
-    messages: s.toJSON(),
-  };
+  });
 }
 
 export const gossipScenario: Scenario = {

@@ -39,11 +39,10 @@ import { checkLostWrites } from '../../check/lost-writes.js';
 import { ErrorCode, isDefinite, type Body, type NodeId } from '../../protocols/envelope.js';
 import { kv, DEFAULT_KV_CONFIG, type Kv, type KvConfig, type KvMode, type KvRecord } from '../../protocols/kv.js';
 import { compareVersions } from '../../protocols/versions.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { describeLatency, SimConfigError, type LatencyDist } from '../network.js';
+import { SimConfigError, type LatencyDist } from '../network.js';
 import { Rng } from '../rng.js';
-import { maxOf, quantile } from '../stats.js';
-import { nodeIds, World } from '../world.js';
+import { nodeIds } from '../world.js';
+import { latencyMetrics, messageCounts, messageMetrics, perOp, scenarioResult, scenarioWorld } from './result.js';
 import type { Metric, Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
 
 export const KV_SIM_DEFAULTS = {
@@ -143,9 +142,7 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
   const keys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
 
   const network = { latency: d.latency, ...options.network };
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [kv(config)], network, onEvent: options.onEvent, diskDelayMs: options.diskDelayMs });
-  schedulePartitions(world, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
+  const world = scenarioWorld(options, { nodes: ids, protocols: [kv(config)], faultEndMs: durationMs, network, onEvent: options.onEvent });
 
   const history = new HistoryRecorder({ clock: () => world.now });
   const rng = Rng.stream(options.seed, 'workload');
@@ -229,12 +226,7 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
 
   // Phase 1: workload and faults.
   world.runUntil(durationMs);
-  const s = world.stats;
-  const faultPhase = {
-    serverSent: s.servers.sent,
-    digests: s.type('kv.ae_digest').sent + s.type('kv.ae_digest_ok').sent,
-    dropped: `${s.dropped.loss}/${s.dropped.partition}/${s.dropped.crash}`,
-  };
+  const faultPhase = { ...messageCounts(world), digests: world.stats.type('kv.ae_digest').sent + world.stats.type('kv.ae_digest_ok').sent };
 
   // Phase 2: heal, let the last operations finish, wait for the replicas to agree.
   const healedAt = world.now;
@@ -335,30 +327,13 @@ export function runKv(options: ScenarioOptions, tuning: Partial<KvConfig> = {}):
     { name: 'operations', value: ops },
     { name: 'ok / fail / info', value: `${count('ok')} / ${count('fail')} / ${count('info')}` },
     { name: 'availability (ok / operations)', value: ops > 0 ? (100 * count('ok')) / ops : null, unit: '%' },
-    { name: 'latency p50', value: quantile(latencies, 0.5), unit: 'ms' },
-    { name: 'latency p95', value: quantile(latencies, 0.95), unit: 'ms' },
-    { name: 'latency p99', value: quantile(latencies, 0.99), unit: 'ms' },
-    { name: 'latency max', value: maxOf(latencies), unit: 'ms' },
-    { name: 'messages (server-to-server)', value: faultPhase.serverSent },
-    { name: 'msgs-per-op', value: ops > 0 ? faultPhase.serverSent / ops : null },
-    { name: 'msgs-per-op without anti-entropy', value: ops > 0 ? (faultPhase.serverSent - faultPhase.digests) / ops : null },
-    { name: 'dropped (loss/partition/crash)', value: faultPhase.dropped },
+    ...latencyMetrics('latency', latencies, ['p50', 'p95', 'p99', 'max']),
+    ...messageMetrics(faultPhase, perOp(ops), (sent) => perOp(ops, 'msgs-per-op without anti-entropy')(sent - faultPhase.digests)),
     { name: 'convergence after healing', value: convergedAt === null ? null : convergedAt - healedAt, unit: 'ms' },
   ];
   if (mode === 'quorum') metrics.push({ name: 'linearizable (information only)', value: linText });
 
-  return {
-    scenario: 'kv',
-    seed: options.seed,
-    nodes: n,
-    traceHash: world.traceHash(),
-    latency: describeLatency(world.network.config.latency),
-    virtualMs: world.now,
-    wallMs: performance.now() - wallStart,
-    metrics,
-    verdicts,
-    messages: s.toJSON(),
-  };
+  return scenarioResult('kv', options, { nodes: n, world, wallStart, metrics, verdicts });
 }
 
 export const kvScenario: Scenario = {

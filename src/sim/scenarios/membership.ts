@@ -27,12 +27,11 @@
 import type { NodeId } from '../../protocols/envelope.js';
 import type { StampedEvent } from '../../protocols/env.js';
 import { DEFAULT_SWIM_CONFIG, LAN_SWIM_CONFIG, swim, type Swim, type SwimConfig } from '../../protocols/swim.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { DEFAULT_NETWORK, describeLatency, type LatencyDist } from '../network.js';
+import { DEFAULT_NETWORK, type LatencyDist } from '../network.js';
 import { Rng } from '../rng.js';
-import { maxOf, quantile } from '../stats.js';
-import { nodeIds, World } from '../world.js';
-import { FaultLog, latencyCeiling, listSome, pollUntil } from './observe.js';
+import { nodeIds, type World } from '../world.js';
+import { latencyCeiling, listSome, pollUntil, type FaultLog } from './observe.js';
+import { latencyMetrics, messageMetrics, observedWorld, perNodePerSecond, scenarioResult } from './result.js';
 import type { Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
 
 export const MEMBERSHIP_DEFAULTS = {
@@ -104,12 +103,9 @@ export function runMembership(options: ScenarioOptions): ScenarioResult {
     const current = world.protocol<Swim>(member, 'swim')?.status().incarnation;
     if (world.isUp(member) && current !== undefined && (e.incarnation as number) >= current) falseDeaths.push({ by: e.node, member, at: e.time });
   };
-  world = new World({ seed: options.seed, nodes: ids, protocols: [swim(config)], network: options.network, onEvent, diskDelayMs: options.diskDelayMs });
+  ({ world, faults } = observedWorld(options, { nodes: ids, protocols: [swim(config)], faultEndMs: durationMs, onEvent }));
   const w = world;
-  faults = new FaultLog(w, durationMs);
-  schedulePartitions(w, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(w, options.crashes, durationMs);
-  else {
+  if (!options.crashes) {
     const rng = Rng.stream(options.seed, 'workload');
     const candidates = rng.shuffle(options.join ? ids.slice(1) : [...ids]);
     const victims = candidates.slice(0, Math.max(1, Math.floor(n / 5)));
@@ -167,7 +163,6 @@ export function runMembership(options: ScenarioOptions): ScenarioResult {
   const unexplained = falseDeaths.filter((f) => !faults.partitionedDuring(f.at - window, f.at));
   const loss = w.network.config.loss;
 
-  const s = w.stats;
   const verdicts: Verdict[] = [
     {
       name: `every crash declared dead by every live member within ${bound} ms`,
@@ -188,32 +183,24 @@ export function runMembership(options: ScenarioOptions): ScenarioResult {
       detail: aliveAfter !== null ? `${aliveAfter} ms after healing at ${healedAt} ms` : `not within ${healBound} ms`,
     },
   ];
-  return {
-    scenario: 'membership',
-    seed: options.seed,
+  return scenarioResult('membership', options, {
     nodes: n,
-    traceHash: w.traceHash(),
-    latency: describeLatency(w.network.config.latency),
-    virtualMs: w.now,
-    wallMs: performance.now() - wallStart,
+    world: w,
+    wallStart,
     metrics: [
       { name: 'SWIM profile', value: `${profile}: period ${config.probeIntervalMs} ms, probe timeout ${config.probeTimeoutMs} ms` },
       { name: 'roster', value: options.join ? 'join through node 1 (seeds: [1])' : 'given (seeds: all peers)' },
       { name: 'suspicion timeout', value: `${minSuspicion}–${config.suspicionMaxMult * minSuspicion} ms` },
       { name: 'crashes measured', value: measured },
-      { name: 'dead at all live members p50', value: quantile(allDetected, 0.5), unit: 'ms' },
-      { name: 'dead at all live members max', value: maxOf(allDetected), unit: 'ms' },
-      { name: 'dead at the first member p50', value: quantile(firstDetected, 0.5), unit: 'ms' },
+      ...latencyMetrics('dead at all live members', allDetected, ['p50', 'max']),
+      ...latencyMetrics('dead at the first member', firstDetected, ['p50']),
       { name: 'bound', value: bound, unit: 'ms' },
       { name: 'false deaths (cut off / not)', value: `${cutOff.length}/${unexplained.length}` },
       { name: 'all alive after healing', value: aliveAfter, unit: 'ms' },
-      { name: 'messages (server-to-server)', value: s.servers.sent },
-      { name: 'messages per node per second', value: w.now > 0 ? s.servers.sent / n / (w.now / 1000) : null },
-      { name: 'dropped (loss/partition/crash)', value: `${s.dropped.loss}/${s.dropped.partition}/${s.dropped.crash}` },
+      ...messageMetrics(w, perNodePerSecond(n, w.now)),
     ],
     verdicts,
-    messages: s.toJSON(),
-  };
+  });
 }
 
 export const membershipScenario: Scenario = {

@@ -23,12 +23,11 @@
 import type { NodeId } from '../../protocols/envelope.js';
 import type { StampedEvent } from '../../protocols/env.js';
 import { DEFAULT_REGISTRY_CONFIG, registry, type Registry, type RegistryConfig } from '../../protocols/registry.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { DEFAULT_NETWORK, describeLatency } from '../network.js';
+import { DEFAULT_NETWORK } from '../network.js';
 import { Rng } from '../rng.js';
-import { maxOf, quantile } from '../stats.js';
-import { nodeIds, World } from '../world.js';
-import { FaultLog, latencyCeiling, listSome, pollUntil } from './observe.js';
+import { nodeIds, type World } from '../world.js';
+import { latencyCeiling, listSome, pollUntil, type FaultLog } from './observe.js';
+import { latencyMetrics, messageMetrics, observedWorld, scenarioResult } from './result.js';
 import type { Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
 
 export const REGISTRY_DEFAULTS = {
@@ -61,12 +60,9 @@ export function runRegistry(options: ScenarioOptions): ScenarioResult {
     if (e.type === 'sim.crashed' && listed.has(e.node)) listedAtCrash.add(`${e.node}|${e.time}`);
     if (e.type === 'member.dead' && world) deaths.push({ member: e.member as NodeId, at: e.time, running: world.isUp(e.member as NodeId) });
   };
-  world = new World({ seed: options.seed, nodes: ids, protocols: [registry(config)], network: options.network, onEvent, diskDelayMs: options.diskDelayMs });
+  ({ world, faults } = observedWorld(options, { nodes: ids, protocols: [registry(config)], faultEndMs: durationMs, onEvent }));
   const w = world;
-  faults = new FaultLog(w, durationMs);
-  schedulePartitions(w, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(w, options.crashes, durationMs);
-  else {
+  if (!options.crashes) {
     const rng = Rng.stream(options.seed, 'workload');
     const victims = rng.shuffle(ids.slice(1)).slice(0, Math.max(1, Math.floor(n / 5)));
     w.at(durationMs / 4, () => victims.forEach((v) => w.crash(v)));
@@ -113,7 +109,6 @@ export function runRegistry(options: ScenarioOptions): ScenarioResult {
   const cutOff = falseDeaths.filter((d) => faults.cutDuring(d.member, hub, d.at - config.expiryMs, d.at));
   const unexplained = falseDeaths.filter((d) => !faults.cutDuring(d.member, hub, d.at - config.expiryMs, d.at));
 
-  const s = w.stats;
   const verdicts: Verdict[] = [
     {
       name: `every crashed member declared dead within ${bound} ms`,
@@ -138,28 +133,21 @@ export function runRegistry(options: ScenarioOptions): ScenarioResult {
       detail: aliveAfter !== null ? `${aliveAfter} ms after healing at ${healedAt} ms` : `not within ${healBound} ms: ${table().map((r) => `${r.node_id}:${r.status}`).join(' ')}`,
     },
   ];
-  return {
-    scenario: 'registry',
-    seed: options.seed,
+  return scenarioResult('registry', options, {
     nodes: n,
-    traceHash: w.traceHash(),
-    latency: describeLatency(w.network.config.latency),
-    virtualMs: w.now,
-    wallMs: performance.now() - wallStart,
+    world: w,
+    wallStart,
     metrics: [
       { name: 'registry / heartbeat / expiry', value: `node ${hub} / ${config.heartbeatIntervalMs} ms / ${config.expiryMs} ms` },
       { name: 'expected detection window', value: `${config.expiryMs - config.heartbeatIntervalMs}–${bound} ms after the crash` },
       { name: 'crashes detected', value: detected.length },
-      { name: 'declared dead after p50', value: quantile(detected, 0.5), unit: 'ms' },
-      { name: 'declared dead after max', value: maxOf(detected), unit: 'ms' },
+      ...latencyMetrics('declared dead after', detected, ['p50', 'max']),
       { name: 'running members expired (cut off / not)', value: `${cutOff.length}/${unexplained.length}` },
       { name: 'all alive after healing', value: aliveAfter, unit: 'ms' },
-      { name: 'messages (server-to-server)', value: s.servers.sent },
-      { name: 'dropped (loss/partition/crash)', value: `${s.dropped.loss}/${s.dropped.partition}/${s.dropped.crash}` },
+      ...messageMetrics(w),
     ],
     verdicts,
-    messages: s.toJSON(),
-  };
+  });
 }
 
 export const registryScenario: Scenario = {

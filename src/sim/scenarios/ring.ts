@@ -22,12 +22,12 @@
 import type { NodeId } from '../../protocols/envelope.js';
 import type { ProtocolFactory, StampedEvent } from '../../protocols/env.js';
 import { DEFAULT_RING_CONFIG, ring, RING_NAMES, type RingConfig, type RingNames } from '../../protocols/ring.js';
-import { scheduleCrashes, schedulePartitions } from '../faults.js';
-import { DEFAULT_NETWORK, describeLatency, type LatencyDist } from '../network.js';
+import { DEFAULT_NETWORK, type LatencyDist } from '../network.js';
 import { Rng } from '../rng.js';
-import { maxOf, quantile } from '../stats.js';
-import { nodeIds, World } from '../world.js';
-import { FaultLog, latencyCeiling, listSome } from './observe.js';
+import { maxOf } from '../stats.js';
+import { nodeIds } from '../world.js';
+import { latencyCeiling, listSome, type FaultLog } from './observe.js';
+import { latencyMetrics, messageMetrics, observedWorld, perOp, scenarioResult } from './result.js';
 import type { Metric, Scenario, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
 
 export const RING_DEFAULTS = {
@@ -84,10 +84,9 @@ export function runRingRounds(scenario: string, names: RingNames, makeFactory: (
   };
 
   const config = ringConfigFor(options.network?.latency ?? DEFAULT_NETWORK.latency);
-  const world = new World({ seed: options.seed, nodes: ids, protocols: [makeFactory(config)], network: options.network, onEvent, diskDelayMs: options.diskDelayMs });
-  faults = new FaultLog(world, durationMs);
-  schedulePartitions(world, options.partitions ?? [], durationMs);
-  if (options.crashes) scheduleCrashes(world, options.crashes, durationMs);
+  const observed = observedWorld(options, { nodes: ids, protocols: [makeFactory(config)], faultEndMs: durationMs, onEvent });
+  const world = observed.world;
+  faults = observed.faults;
   const full = { ...DEFAULT_RING_CONFIG, ...config };
   const roundTimeout = full.roundTimeoutMs > 0 ? full.roundTimeoutMs : (n + 1) * full.hopAttempts * full.hopTimeoutMs;
   const hopWindow = full.hopAttempts * full.hopTimeoutMs + 2 * latencyCeiling(world.network.config.latency);
@@ -156,21 +155,16 @@ export function runRingRounds(scenario: string, names: RingNames, makeFactory: (
 
   const rtts = completed.flatMap((r) => (r.rtt === undefined ? [] : [r.rtt]));
   const sample = [...completed].reverse().find((r) => (r.skipped?.length ?? 0) > 0) ?? completed.at(-1);
-  const s = world.stats;
   const metrics: Metric[] = [
     { name: 'hop timeout × attempts', value: `${full.hopTimeoutMs} ms × ${full.hopAttempts}` },
     { name: 'rounds started', value: started },
     { name: 'rounds completed', value: completed.length },
     { name: 'rounds timed out at the client', value: timedOut },
-    { name: 'round trip p50', value: quantile(rtts, 0.5), unit: 'ms' },
-    { name: 'round trip p95', value: quantile(rtts, 0.95), unit: 'ms' },
-    { name: 'round trip max', value: maxOf(rtts), unit: 'ms' },
+    ...latencyMetrics('round trip', rtts),
     { name: 'rounds logged again by a restarted node', value: relogged },
     { name: 'skips (down/cut off/running)', value: `${skipsDown}/${skipsCut}/${skipsRunning.length}` },
     { name: 'a path', value: sample?.path ? `${sample.path.join('→')}${sample.skipped?.length ? ` (skipped ${sample.skipped.join(',')})` : ''}` : null },
-    { name: 'messages (server-to-server)', value: s.servers.sent },
-    { name: 'msgs-per-round', value: started > 0 ? s.servers.sent / started : null },
-    { name: 'dropped (loss/partition/crash)', value: `${s.dropped.loss}/${s.dropped.partition}/${s.dropped.crash}` },
+    ...messageMetrics(world, perOp(started, 'msgs-per-round')),
   ];
   const what = p === RING_NAMES.protocol ? 'round' : 'message';
   const verdicts: Verdict[] = [
@@ -199,18 +193,7 @@ export function runRingRounds(scenario: string, names: RingNames, makeFactory: (
             (finalSkips === 0 ? 'none skipped anyone' : `${finalSkips} skip(s) of running nodes${loss > 0 ? ` (every attempt lost at loss ${loss})` : ''}`),
     },
   ];
-  return {
-    scenario,
-    seed: options.seed,
-    nodes: n,
-    traceHash: world.traceHash(),
-    latency: describeLatency(world.network.config.latency),
-    virtualMs: world.now,
-    wallMs: performance.now() - wallStart,
-    metrics,
-    verdicts,
-    messages: s.toJSON(),
-  };
+  return scenarioResult(scenario, options, { nodes: n, world, wallStart, metrics, verdicts });
 }
 
 export const ringScenario: Scenario = {
