@@ -17,7 +17,7 @@ import { DEFAULT_PROTOCOL_SETTINGS, registerProtocols, type ProtocolSettings } f
 import type { Roster, RosterEntry } from './roster.js';
 import { buildServer } from './server.js';
 import { KvDataStore } from './state/kv-data-store.js';
-import { SqliteStorage } from './storage-sqlite.js';
+import type { SqliteStorage } from './storage-sqlite.js';
 
 export interface NodeConfig {
   self: RosterEntry;
@@ -91,7 +91,7 @@ async function runServer(config: NodeConfig): Promise<void> {
   // Each worker of a multi-process node would claim the same node id, so the
   // protocols run only in a node of one process.
   if (replicated) {
-    const storage = config.dataDir === undefined ? undefined : openStorage(config.dataDir, logger);
+    const storage = config.dataDir === undefined ? undefined : await openStorage(config.dataDir, logger);
     replicated.attach(registerProtocols(app, config.protocols ?? DEFAULT_PROTOCOL_SETTINGS, storage));
     if (storage) app.addHook('onClose', async () => storage.close());
   } else logger.warn(`the coordination protocols (ring, election, gossip, ...) are off with --workers ${config.workers}`);
@@ -189,8 +189,13 @@ async function runPrimary(config: NodeConfig): Promise<void> {
   if (why === 'every worker exited') throw new NodeStartError(`every worker of node ${config.self.id} exited`);
 }
 
-/** The node's SQLite file in `dir`; a failed commit stops the process (it could not keep its promises). */
-function openStorage(dir: string, logger: ReturnType<typeof createLogger>): SqliteStorage {
+/**
+ * The node's SQLite file in `dir`; a failed commit stops the process (it
+ * could not keep its promises). better-sqlite3 is loaded only here, so a node
+ * without a data directory never loads it.
+ */
+async function openStorage(dir: string, logger: ReturnType<typeof createLogger>): Promise<SqliteStorage> {
+  const { SqliteStorage } = await import('./storage-sqlite.js');
   const storage = new SqliteStorage(dir, {
     onFailure: (err) => {
       logger.fatal({ err }, `storage failed, stopping: ${err.message}`);

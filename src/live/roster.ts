@@ -15,8 +15,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import type { NodeId } from '../protocols/envelope.js';
+
+// yaml is loaded when a roster is read or written in YAML, not with this
+// module: a node started without a roster file never needs it.
+const require = createRequire(import.meta.url);
+const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
 
 export interface RosterEntry {
   id: NodeId;
@@ -107,7 +112,7 @@ export function rosterFromData(data: unknown, source: string): RosterEntry[] {
 export function parseRoster(text: string, source: string): RosterEntry[] {
   let data: unknown;
   try {
-    data = extname(source).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    data = extname(source).toLowerCase() === '.json' ? JSON.parse(text) : yaml().parse(text);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new RosterError(`${source}: cannot parse: ${reason}`);
@@ -130,7 +135,7 @@ export function loadRoster(path: string): RosterEntry[] {
 export function formatRoster(roster: Roster, path: string): string {
   const nodes = roster.map((n) => ({ id: jsonId(n.id), team: n.team, url: n.url }));
   if (extname(path).toLowerCase() === '.json') return `${JSON.stringify({ nodes }, null, 2)}\n`;
-  return `# distlab roster: one entry per node (id, team, url)\n${stringifyYaml({ nodes })}`;
+  return `# distlab roster: one entry per node (id, team, url)\n${yaml().stringify({ nodes })}`;
 }
 
 export function findNode(roster: Roster, id: NodeId): RosterEntry | undefined {

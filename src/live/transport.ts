@@ -19,9 +19,12 @@
  * `msg.received` when one is delivered to the local runtime, `msg.dropped`
  * (with `stage: "send" | "receive"` and a `reason`) when one is lost. They
  * are built only when somebody listens.
+ *
+ * undici is loaded on the first POST, not with the module: a node answers
+ * /health sooner and a node alone (no peers) never pays its ~15 MB.
  */
 
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { Envelope, NodeId } from '../protocols/envelope.js';
 import type { ProtocolEvent } from '../protocols/env.js';
 import type { FaultInjector } from './faults.js';
@@ -88,6 +91,9 @@ interface Link {
   inFlight: number;
   flushScheduled: boolean;
 }
+
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
 
 export class HttpTransport {
   private readonly config: TransportConfig;
@@ -236,6 +242,9 @@ export class HttpTransport {
     this.counters.posts++;
     this.counters.envelopesPosted += batch.length;
     try {
+      const { Pool } = await loadUndici();
+      // The node may have stopped, or the peer left the roster, while undici loaded.
+      if (this.closed || this.links.get(link.peer.id) !== link) throw new Error('link closed');
       link.pool ??= new Pool(link.origin, {
         connections: this.config.connectionsPerPeer,
         connectTimeout: this.config.connectTimeoutMs,

@@ -34,6 +34,21 @@
 
 const encoder = new TextEncoder();
 
+/**
+ * The bytes murmur3 hashes are encoded into this one reusable buffer rather
+ * than a fresh array per call: the store hashes every key it holds on each
+ * anti-entropy round, and thousands of short-lived arrays a round keep the
+ * garbage collector busy.
+ */
+let scratch = new Uint8Array(256);
+
+/** Writes `key`'s UTF-8 bytes into `scratch` (grown if needed) and returns how many there are. */
+function utf8Into(key: string): number {
+  // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
+  if (key.length * 3 > scratch.length) scratch = new Uint8Array(key.length * 3);
+  return encoder.encodeInto(key, scratch).written;
+}
+
 /** 32-bit rotate left. */
 function rotl32(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
@@ -57,10 +72,11 @@ export function fmix32(h: number): number {
  * integer (0 .. 4294967295). `seed` selects an independent hash function.
  */
 export function murmur3(key: string, seed = 0): number {
-  const data = encoder.encode(key);
+  const length = utf8Into(key);
+  const data = scratch;
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
-  const blocks = data.length >>> 2; // whole 4-byte blocks
+  const blocks = length >>> 2; // whole 4-byte blocks
   let h = seed >>> 0;
 
   // Body: fold in the key four bytes (one little-endian 32-bit word) at a time.
@@ -77,7 +93,7 @@ export function murmur3(key: string, seed = 0): number {
 
   // Tail: the last 1-3 bytes that do not fill a block.
   const tail = blocks * 4;
-  const rest = data.length & 3;
+  const rest = length & 3;
   if (rest > 0) {
     let k = 0;
     if (rest === 3) k ^= data[tail + 2]! << 16;
@@ -90,7 +106,7 @@ export function murmur3(key: string, seed = 0): number {
   }
 
   // Finalization: mix in the length, then avalanche.
-  h ^= data.length;
+  h ^= length;
   return fmix32(h);
 }
 

@@ -14,7 +14,9 @@
  * combines the hashes of its `key@version` entries with XOR, which does not
  * depend on the order the keys are visited in. Equal digests mean (with very
  * high probability) equal contents; only the buckets whose digests differ are
- * then sent in full and compared key by key. Dynamo and Cassandra go one
+ * then sent in full and compared key by key. Writes younger than a settling
+ * time are left out on both sides: they may still be on their way to a
+ * replica, and under steady writes they would make every bucket differ. Dynamo and Cassandra go one
  * step further and arrange the buckets into a Merkle tree, so that a single
  * differing key is found by descending the tree in O(log) rounds; one flat
  * level of buckets is the same idea with the tree cut at its first layer.

@@ -132,6 +132,13 @@ export interface KvConfig {
   sloppy: boolean;
   /** Mean pause between two anti-entropy rounds (each round also hands off keys this node no longer owns). */
   antiEntropyIntervalMs: number;
+  /**
+   * Anti-entropy compares only versions older than this many milliseconds:
+   * a younger write may still be on its way to its replicas, and counting it
+   * as a divergence would ship, every round, the records of every bucket
+   * that saw a recent write (all of them, under steady writes).
+   */
+  antiEntropySettleMs: number;
   /** Pause between two attempts to deliver the hints this node holds. */
   hintIntervalMs: number;
   /** Buckets of the anti-entropy digest. */
@@ -157,6 +164,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = {
   replicaTimeoutMs: 300,
   sloppy: false,
   antiEntropyIntervalMs: 1000,
+  antiEntropySettleMs: 1000,
   hintIntervalMs: 500,
   digestBuckets: 64,
   vnodes: DEFAULT_RING_CONFIG.vnodes,
@@ -775,28 +783,34 @@ export class Kv implements Protocol {
     const candidates = sharing.size > 0 ? [...sharing].sort() : [...this.env.peers()];
     if (candidates.length === 0) return;
     const peer = candidates[Math.floor(this.env.random() * candidates.length)]!;
-    const mine = this.sharedWith(peer);
-    this.env.rpc(peer, { type: 'kv.ae_digest', buckets: digest(mine, this.config.digestBuckets) }, this.config.replicaTimeoutMs, (reply) => {
+    // Both sides leave out the same young versions: the cut-off travels with the digest.
+    const before = this.env.now() - this.config.antiEntropySettleMs;
+    const mine = this.sharedWith(peer, before);
+    this.env.rpc(peer, { type: 'kv.ae_digest', before, buckets: digest(mine, this.config.digestBuckets) }, this.config.replicaTimeoutMs, (reply) => {
       if (isError(reply)) return;
       this.reconcile(peer, mine, reply.buckets as number[], reply.records as Array<[string, KvRecord]>);
     });
   }
 
-  /** The keys this node holds that `peer` should hold too, with their versions. */
-  private sharedWith(peer: NodeId): KeyVersion[] {
+  /** The keys this node holds that `peer` should hold too, with their versions, if older than `before`. */
+  private sharedWith(peer: NodeId, before: number): KeyVersion[] {
     const out: KeyVersion[] = [];
     for (const storageKey of this.env.storage.keys(DATA)) {
       const key = storageKey.slice(DATA.length);
+      const { version } = this.record(key)!;
+      if (version.wall >= before) continue;
       const replicas = this.preferenceList(key);
-      if (replicas.includes(peer) && replicas.includes(this.env.id)) out.push({ key, version: this.record(key)!.version });
+      if (replicas.includes(peer) && replicas.includes(this.env.id)) out.push({ key, version });
     }
     return out;
   }
 
   /** The peer's side of a round: compare digests, send back the keys of differing buckets. */
   private onDigest(src: NodeId, body: Body, respond: Respond): void {
-    if (!Array.isArray(body.buckets)) return respond(errorBody(ErrorCode.MalformedRequest, 'ae_digest needs buckets'));
-    const mine = this.sharedWith(src);
+    if (!Array.isArray(body.buckets) || typeof body.before !== 'number') {
+      return respond(errorBody(ErrorCode.MalformedRequest, 'ae_digest needs buckets and before'));
+    }
+    const mine = this.sharedWith(src, body.before);
     const buckets = differingBuckets(digest(mine, this.config.digestBuckets), body.buckets as number[]);
     const differ = new Set(buckets);
     const records = mine.filter((kv) => differ.has(bucketOf(kv.key, this.config.digestBuckets))).map((kv) => [kv.key, this.record(kv.key)!]);

@@ -306,6 +306,20 @@ describe('kv replication (test-net)', () => {
     expect(store(net, '3').status().lastAntiEntropy).not.toBeNull();
   });
 
+  it('anti-entropy leaves writes younger than antiEntropySettleMs alone, then repairs them', () => {
+    const net = cluster(3, { antiEntropyIntervalMs: 200, antiEntropySettleMs: 3000, hintIntervalMs: 60_000 });
+    const keys = Array.from({ length: 10 }, (_, i) => `key${i}`);
+    net.run(10);
+    net.crash('3');
+    for (const key of keys) expect(net.ask('1', { type: 'kv.put', key, value: key })).toMatchObject({ type: 'kv.put_ok' });
+    net.restart('3');
+    net.run(1500); // several rounds, all within the settling time of the writes
+    expect(net.eventsOf('kv.repaired').filter((e) => e.to === '3')).toEqual([]);
+    expect(keys.every((k) => store(net, '3').record(k) === undefined)).toBe(true);
+    net.run(5000);
+    for (const key of keys) expect(store(net, '3').record(key)?.value).toBe(key);
+  });
+
   it('moves keys to their new owners when a node joins, and away from a node that leaves; nothing is lost', () => {
     const net = cluster(3, { antiEntropyIntervalMs: 200 });
     const keys = Array.from({ length: 40 }, (_, i) => `user_${i}`);

@@ -9,7 +9,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { Agent, request as httpRequest } from 'undici';
+import type { Agent } from 'undici';
 import { HttpError } from '../http-error.js';
 import { findNode, jsonId, nextInRing } from '../roster.js';
 
@@ -28,9 +28,10 @@ const MAX_PEER_ANSWER_BYTES = 64 * 1024;
 export async function echoRoutes(app: FastifyInstance): Promise<void> {
   const node = app.distlab;
   const nodeId = jsonId(node.id);
-  // Keep-alive connections to peers, shared by all calls of this node.
-  const peers = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
-  app.addHook('onClose', async () => peers.close());
+  // Keep-alive connections to peers, shared by all calls of this node;
+  // undici is loaded by the first call, so a node starts without it.
+  let peers: Agent | undefined;
+  app.addHook('onClose', async () => peers?.close());
 
   app.get<{ Querystring: Static<typeof EchoQuery> }>('/echo', { schema: { querystring: EchoQuery } }, async (request) => ({
     msg: request.query.msg,
@@ -44,6 +45,8 @@ export async function echoRoutes(app: FastifyInstance): Promise<void> {
     const url = `${peer.url}/echo?msg=${encodeURIComponent(msg)}`;
     const started = performance.now();
     try {
+      const { Agent, request: httpRequest } = await import('undici');
+      peers ??= new Agent({ keepAliveTimeout: 10_000, connections: 16 });
       const res = await httpRequest(url, { dispatcher: peers, signal: AbortSignal.timeout(timeoutMs) });
       const text = await readLimited(res.body, MAX_PEER_ANSWER_BYTES);
       const latencyMs = Math.round((performance.now() - started) * 10) / 10;
