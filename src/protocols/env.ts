@@ -5,8 +5,8 @@
  * an incoming message, and a timer it set itself. Everything it can *do* goes
  * through the environment handed to it — send a message, set a timer, read
  * the clock, draw a random number, touch storage, emit an event. It never
- * imports `node:*`, never reads `Date.now()` or `Math.random()`, never calls
- * `setTimeout` or `fetch`.
+ * imports `node:*`, never reads the system clock or an unseeded random
+ * source, never calls `setTimeout` or `fetch`.
  *
  * That single rule is what lets the same protocol code run in a real node
  * (src/live: HTTP, real clock, disk) and in the deterministic simulator
