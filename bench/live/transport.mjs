@@ -1,6 +1,6 @@
 // Benchmark of the live transport between two in-process nodes on loopback.
 // Prints figures; asserts nothing. Run after a build:
-//   npx tsc -p . && node test/live-host/bench-transport.mjs [envelopes]
+//   npx tsc -p . && node bench/live/transport.mjs [envelopes]
 // Figures: envelopes per second delivered and envelopes per POST, for bursts
 // of different sizes (1 = one envelope per event-loop turn, no batching
 // possible), and the round-trip time of sequential echo rpcs.
