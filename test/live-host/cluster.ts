@@ -57,6 +57,14 @@ export interface ClusterOptions {
   runtime?: Partial<RuntimeOptions>;
 }
 
+/** Every node startCluster started and stopAllClusters has not stopped yet. */
+const running: TestNode[] = [];
+
+/** Stops every node startCluster started: call it in afterEach. */
+export async function stopAllClusters(): Promise<void> {
+  await Promise.all(running.splice(0).map((n) => n.app.close()));
+}
+
 /** Starts one app per id, sets the full roster on each, then starts the hosts. */
 export async function startCluster(ids: string[], options: ClusterOptions = {}): Promise<TestNode[]> {
   const nodes: TestNode[] = [];
@@ -85,6 +93,7 @@ export async function startCluster(ids: string[], options: ClusterOptions = {}):
     };
     node.url = await app.listen({ host: '127.0.0.1', port: 0 });
     nodes.push(node);
+    running.push(node); // tracked at once: a later failure in this loop still gets it stopped
   }
   const roster: Peer[] = [...nodes.map((n) => ({ id: n.id, url: n.url })), ...(options.extraPeers ?? [])];
   for (const node of nodes) {
@@ -93,11 +102,6 @@ export async function startCluster(ids: string[], options: ClusterOptions = {}):
     node.host.start();
   }
   return nodes;
-}
-
-export async function stopCluster(nodes: TestNode[]): Promise<void> {
-  await Promise.all(nodes.map((n) => n.app.close()));
-  nodes.length = 0;
 }
 
 /** Polls `check` until it returns true; fails with `what` after the deadline. */

@@ -4,24 +4,18 @@ import { request } from 'undici';
 import type { StampedEvent } from '../../src/protocols/env.js';
 import { registerRuntime } from '../../src/live/host.js';
 import { eventsUrl, subscribe, type Subscription } from '../../src/live/sse-client.js';
-import { startCluster, stopCluster, until, type TestNode } from './cluster.js';
+import { startCluster, stopAllClusters, until } from './cluster.js';
 
-const nodes: TestNode[] = [];
 const apps: FastifyInstance[] = [];
 const subscriptions: Subscription[] = [];
 afterEach(async () => {
   const open = subscriptions.splice(0);
   for (const s of open) s.close();
   await Promise.all(open.map((s) => s.closed));
-  await stopCluster(nodes);
+  await stopAllClusters();
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
-async function cluster(ids: string[], options: Parameters<typeof startCluster>[1] = {}): Promise<TestNode[]> {
-  const started = await startCluster(ids, options);
-  nodes.push(...started);
-  return started;
-}
 
 /** Subscribes and waits until the connection is open, so no event is missed. */
 async function watch(url: string, types?: string[]) {
@@ -35,7 +29,7 @@ async function watch(url: string, types?: string[]) {
 
 describe('GET /events', () => {
   it('streams stamped events, filtered by type prefix', async () => {
-    const [a, b] = await cluster(['1', '2']);
+    const [a, b] = await startCluster(['1', '2']);
     const probes = await watch(b!.url, ['probe.']);
     const everything = await watch(b!.url);
     a!.probe.env.send('2', { type: 'probe.ping', n: 1 });
@@ -52,7 +46,7 @@ describe('GET /events', () => {
   });
 
   it('accepts several prefixes', async () => {
-    const [a, b] = await cluster(['1', '2']);
+    const [a, b] = await startCluster(['1', '2']);
     const w = await watch(b!.url, ['probe.', 'faults.']);
     await request(`${b!.url}/admin/faults`, { method: 'DELETE' }).then((r) => r.body.dump());
     a!.probe.env.send('2', { type: 'probe.ping', n: 1 });
@@ -61,7 +55,7 @@ describe('GET /events', () => {
   });
 
   it('sends heartbeat comments on an idle stream', async () => {
-    const [a] = await cluster(['1'], { runtime: { events: { heartbeatMs: 20 } } });
+    const [a] = await startCluster(['1'], { runtime: { events: { heartbeatMs: 20 } } });
     const res = await request(eventsUrl(a!.url));
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
     let text = '';
@@ -73,7 +67,7 @@ describe('GET /events', () => {
   });
 
   it('forgets a subscriber whose client went away', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const before = a!.host.events.subscriberCount;
     const w = await watch(a!.url);
     expect(a!.host.events.subscriberCount).toBe(before + 1);
@@ -83,14 +77,14 @@ describe('GET /events', () => {
   });
 
   it('rejects an unknown query parameter with 400 JSON', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const res = await request(`${a!.url}/events?type=msg`);
     expect(res.statusCode).toBe(400);
     expect(await res.body.json()).toEqual({ error: 'Bad Request', detail: expect.any(String) });
   });
 
   it('ends open streams when the server closes, without hanging the close', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const res = await request(eventsUrl(a!.url));
     const drained = (async () => {
       let text = '';

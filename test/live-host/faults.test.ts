@@ -1,18 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { FaultInjector, NO_FAULTS } from '../../src/live/faults.js';
-import { eventsOf, startCluster, stopCluster, until, type TestNode } from './cluster.js';
+import { eventsOf, startCluster, stopAllClusters, until, type TestNode } from './cluster.js';
 
-const nodes: TestNode[] = [];
 afterEach(async () => {
-  await stopCluster(nodes);
+  await stopAllClusters();
 });
 
-async function cluster(ids: string[]): Promise<TestNode[]> {
-  const started = await startCluster(ids);
-  nodes.push(...started);
-  return started;
-}
 
 async function call(node: TestNode, method: 'GET' | 'POST' | 'DELETE', body?: unknown) {
   const res = await request(`${node.url}/admin/faults`, {
@@ -50,7 +44,7 @@ describe('FaultInjector', () => {
 
 describe('fault injection on live nodes', () => {
   it('loses everything at drop=1 and nothing at drop=0', async () => {
-    const [a, b] = await cluster(['1', '2']);
+    const [a, b] = await startCluster(['1', '2']);
     expect((await call(a!, 'POST', { drop: 1 })).json).toMatchObject({ drop: 1 });
     pings(a!, b!, 20);
     await until('20 drops', () => eventsOf(a!, 'msg.dropped').length === 20);
@@ -64,7 +58,7 @@ describe('fault injection on live nodes', () => {
   });
 
   it('holds a delayed message back while undelayed traffic overtakes it', async () => {
-    const [a, b, c] = await cluster(['1', '2', '3']);
+    const [a, b, c] = await startCluster(['1', '2', '3']);
     await call(a!, 'POST', { delayMs: 600 });
     a!.probe.env.send('2', { type: 'probe.ping', n: 'late' });
     c!.probe.env.send('2', { type: 'probe.ping', n: 'early' });
@@ -77,7 +71,7 @@ describe('fault injection on live nodes', () => {
   });
 
   it('a one-way partition set on the sender blocks only that direction', async () => {
-    const [a, b] = await cluster(['1', '2']);
+    const [a, b] = await startCluster(['1', '2']);
     await call(a!, 'POST', { blockTo: ['2'] });
     pings(a!, b!, 1);
     pings(b!, a!, 1);
@@ -88,7 +82,7 @@ describe('fault injection on live nodes', () => {
   });
 
   it('a one-way partition set on the receiver blocks only that direction', async () => {
-    const [a, b] = await cluster(['1', '2']);
+    const [a, b] = await startCluster(['1', '2']);
     await call(b!, 'POST', { blockFrom: ['1'] });
     pings(a!, b!, 1);
     pings(b!, a!, 1);
@@ -99,7 +93,7 @@ describe('fault injection on live nodes', () => {
   });
 
   it('a two-way partition set on one node blocks both directions, and healing restores them', async () => {
-    const [a, b, c] = await cluster(['1', '2', '3']);
+    const [a, b, c] = await startCluster(['1', '2', '3']);
     await call(a!, 'POST', { blockTo: ['2'], blockFrom: ['2'] });
     pings(a!, b!, 1);
     pings(b!, a!, 1);
@@ -119,7 +113,7 @@ describe('fault injection on live nodes', () => {
   });
 
   it('shows the rules in force and announces changes as events', async () => {
-    const [a] = await cluster(['1', '2']);
+    const [a] = await startCluster(['1', '2']);
     expect(await call(a!, 'GET')).toEqual({ status: 200, json: NO_FAULTS });
     await call(a!, 'POST', { delayMs: 5, jitterMs: 2 });
     expect((await call(a!, 'POST', { blockTo: ['2'] })).json).toEqual({ ...NO_FAULTS, delayMs: 5, jitterMs: 2, blockTo: ['2'] });
@@ -136,7 +130,7 @@ describe('fault injection on live nodes', () => {
     ['an array', [{ drop: 1 }]],
     ['invalid JSON', '{"drop": '],
   ])('rejects %s with 400 JSON and changes nothing', async (_what, body) => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const res = await call(a!, 'POST', body);
     expect(res.status).toBe(400);
     expect(res.json).toEqual({ error: 'Bad Request', detail: expect.any(String) });

@@ -2,18 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ErrorCode } from '../../src/protocols/envelope.js';
 import { LiveHost } from '../../src/live/host.js';
-import { eventsOf, startCluster, stopCluster, until, type TestNode } from './cluster.js';
+import { eventsOf, startCluster, stopAllClusters, until, type TestNode } from './cluster.js';
 
-const nodes: TestNode[] = [];
 afterEach(async () => {
-  await stopCluster(nodes);
+  await stopAllClusters();
 });
 
-async function cluster(ids: string[]): Promise<TestNode[]> {
-  const started = await startCluster(ids);
-  nodes.push(...started);
-  return started;
-}
 
 async function postEnvelope(node: TestNode, body: unknown, contentType = 'application/json') {
   const res = await request(`${node.url}/envelope`, {
@@ -26,7 +20,7 @@ async function postEnvelope(node: TestNode, body: unknown, contentType = 'applic
 
 describe('LiveHost.request', () => {
   it('delivers a client operation from a non-member id and resolves with the reply', async () => {
-    const [a] = await cluster(['1', '2']);
+    const [a] = await startCluster(['1', '2']);
     const reply = await a!.host.request({ type: 'echo', echo: { x: 1 } }, 1_000);
     expect(reply).toMatchObject({ type: 'echo_ok', echo: { x: 1 }, in_reply_to: 1 });
     const asked = await a!.host.request({ type: 'probe.ping', n: 3 }, 1_000);
@@ -36,18 +30,18 @@ describe('LiveHost.request', () => {
   });
 
   it('uses a fresh client id for every request', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     await Promise.all([1, 2, 3].map((n) => a!.host.request({ type: 'probe.ping', n }, 1_000)));
     expect(new Set(a!.probe.received.map((m) => m.src)).size).toBe(3);
   });
 
   it('answers a type nobody handles with not-supported', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     expect(await a!.host.request({ type: 'nonsense' }, 1_000)).toMatchObject({ type: 'error', code: ErrorCode.NotSupported });
   });
 
   it('times out with an indefinite error when nothing answers, and drops the late reply', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const reply = await a!.host.request({ type: 'probe.hold' }, 100);
     expect(reply).toMatchObject({ type: 'error', code: ErrorCode.Timeout });
     const held = a!.probe.held[0]!;
@@ -57,14 +51,14 @@ describe('LiveHost.request', () => {
   });
 
   it('turns a protocol that throws into a protocol.error event, and the node keeps serving', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     expect(await a!.host.request({ type: 'probe.crash' }, 100)).toMatchObject({ code: ErrorCode.Timeout });
     expect(eventsOf(a!, 'protocol.error')).toMatchObject([{ where: 'request', error: 'probe asked to crash' }]);
     expect(await a!.host.request({ type: 'echo', echo: 2 }, 1_000)).toMatchObject({ type: 'echo_ok', echo: 2 });
   });
 
   it('answers waiting clients when the node stops, and refuses new requests', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const pending = a!.host.request({ type: 'probe.hold' }, 10_000);
     await until('request held', () => a!.probe.held.length === 1);
     await a!.host.stop();
@@ -96,7 +90,7 @@ describe('LiveHost lifecycle and roster', () => {
   });
 
   it('cancels its timers on stop and arms none afterwards', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const fired: string[] = [];
     a!.host.setTimer(20, () => fired.push('host'));
     a!.probe.env.setTimer(20, () => fired.push('protocol'));
@@ -110,7 +104,7 @@ describe('LiveHost lifecycle and roster', () => {
 
 describe('POST /envelope', () => {
   it('accepts one envelope or an array with 202 and delivers them', async () => {
-    const [a] = await cluster(['1', '2']);
+    const [a] = await startCluster(['1', '2']);
     expect(await postEnvelope(a!, { src: '2', dest: '1', body: { type: 'probe.ping', n: 1 } })).toEqual({ status: 202, json: { accepted: 1 } });
     const batch = [2, 3].map((n) => ({ src: '2', dest: '1', body: { type: 'probe.ping', n } }));
     expect(await postEnvelope(a!, batch)).toEqual({ status: 202, json: { accepted: 2 } });
@@ -130,7 +124,7 @@ describe('POST /envelope', () => {
     ['invalid JSON', '[{"src": '],
     ['an envelope for another node', { src: '2', dest: '3', body: { type: 'echo' } }],
   ])('rejects %s with 400 JSON {error, detail} and delivers nothing', async (_what, body) => {
-    const [a] = await cluster(['1', '2']);
+    const [a] = await startCluster(['1', '2']);
     const res = await postEnvelope(a!, body);
     expect(res.status).toBe(400);
     expect(res.json).toEqual({ error: 'Bad Request', detail: expect.any(String) });
@@ -138,14 +132,14 @@ describe('POST /envelope', () => {
   });
 
   it('has no HEAD route for the event stream that could hold a connection open', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const res = await request(`${a!.url}/events`, { method: 'HEAD' });
     await res.body.dump();
     expect(res.statusCode).toBe(404);
   });
 
   it('rejects a body that is not JSON with a 4xx JSON answer', async () => {
-    const [a] = await cluster(['1']);
+    const [a] = await startCluster(['1']);
     const res = await postEnvelope(a!, '<envelope/>', 'application/xml');
     expect(res.status).toBe(415);
     expect(res.json).toEqual({ error: 'Unsupported Media Type', detail: expect.any(String) });

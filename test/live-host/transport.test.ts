@@ -2,22 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Body } from '../../src/protocols/envelope.js';
 import type { StampedEvent } from '../../src/protocols/env.js';
 import { LiveHost } from '../../src/live/host.js';
-import { Probe, deadUrl, eventsOf, startCluster, stopCluster, until, type TestNode } from './cluster.js';
+import { Probe, deadUrl, eventsOf, startCluster, stopAllClusters, until, type TestNode } from './cluster.js';
 
-const nodes: TestNode[] = [];
 afterEach(async () => {
-  await stopCluster(nodes);
+  await stopAllClusters();
 });
 
-async function cluster(ids: string[], options: Parameters<typeof startCluster>[1] = {}): Promise<TestNode[]> {
-  const started = await startCluster(ids, options);
-  nodes.push(...started);
-  return started;
-}
 
 describe('HTTP transport between live nodes', () => {
   it('carries envelopes between nodes over real HTTP, with sent and received events', async () => {
-    const [a, b] = await cluster(['1', '2']);
+    const [a, b] = await startCluster(['1', '2']);
     a!.probe.env.send('2', { type: 'probe.ping', n: 1 });
     b!.probe.env.send('1', { type: 'probe.ping', n: 2 });
     await until('both pings delivered', () => a!.probe.received.length === 1 && b!.probe.received.length === 1);
@@ -30,13 +24,13 @@ describe('HTTP transport between live nodes', () => {
   });
 
   it('completes an rpc round trip between nodes', async () => {
-    const [a] = await cluster(['1', '2']);
+    const [a] = await startCluster(['1', '2']);
     const reply = await new Promise<Body>((resolve) => a!.probe.env.rpc('2', { type: 'echo', echo: 'hello' }, 5_000, resolve));
     expect(reply).toMatchObject({ type: 'echo_ok', echo: 'hello' });
   });
 
   it('coalesces envelopes sent to one peer in the same tick into one POST', async () => {
-    const [a, b, c] = await cluster(['1', '2', '3']);
+    const [a, b, c] = await startCluster(['1', '2', '3']);
     for (let n = 0; n < 50; n++) {
       a!.probe.env.send('2', { type: 'probe.ping', n });
       a!.probe.env.send('3', { type: 'probe.ping', n });
@@ -51,7 +45,7 @@ describe('HTTP transport between live nodes', () => {
   });
 
   it('splits a batch that would exceed the byte limit', async () => {
-    const [a, b] = await cluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 2_000 } } });
+    const [a, b] = await startCluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 2_000 } } });
     const pad = 'x'.repeat(500);
     for (let n = 0; n < 10; n++) a!.probe.env.send('2', { type: 'probe.ping', n, pad });
     await until('all 10 delivered', () => b!.probe.received.length === 10);
@@ -61,7 +55,7 @@ describe('HTTP transport between live nodes', () => {
   });
 
   it('delivers a message to itself locally, as a copy, without HTTP', async () => {
-    const [a] = await cluster(['1', '2']);
+    const [a] = await startCluster(['1', '2']);
     const body = { type: 'probe.ping', n: 7, list: [1] };
     a!.probe.env.send('1', body);
     expect(a!.probe.received).toEqual([]); // never re-entrant: delivered on a later turn
@@ -72,7 +66,7 @@ describe('HTTP transport between live nodes', () => {
   });
 
   it('drops what cannot cross the wire: too large, or not serializable', async () => {
-    const [a, b] = await cluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 1_000 } } });
+    const [a, b] = await startCluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 1_000 } } });
     a!.probe.env.send('2', { type: 'probe.ping', n: 1, pad: 'x'.repeat(2_000) });
     a!.probe.env.send('2', { type: 'probe.ping', n: 2, big: 1n });
     a!.probe.env.send('1', { type: 'probe.ping', n: 3, big: 1n });
@@ -88,7 +82,7 @@ describe('HTTP transport between live nodes', () => {
 
   it('turns a peer that is down into msg.dropped events, not exceptions', async () => {
     const down = await deadUrl();
-    const [a] = await cluster(['1'], { extraPeers: [{ id: '9', url: down }] });
+    const [a] = await startCluster(['1'], { extraPeers: [{ id: '9', url: down }] });
     expect(a!.host.members()).toEqual(['1', '9']);
     for (let n = 0; n < 3; n++) a!.probe.env.send('9', { type: 'probe.ping', n });
     const replies: Body[] = [];
@@ -104,7 +98,7 @@ describe('HTTP transport between live nodes', () => {
   });
 
   it('drops an envelope for a node outside the roster', async () => {
-    const [a] = await cluster(['1', '2']);
+    const [a] = await startCluster(['1', '2']);
     a!.probe.env.send('nobody', { type: 'probe.ping' });
     await until('drop event', () => eventsOf(a!, 'msg.dropped').length === 1);
     expect(eventsOf(a!, 'msg.dropped')[0]).toMatchObject({ dest: 'nobody', reason: 'unknown destination' });
