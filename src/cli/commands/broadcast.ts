@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, describeFailure, pickNode, unreachableReason } from '../node-http.js';
 import { parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface BroadcastOptions {
   from?: string;
@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .argument('<message>', 'the message text')
     .addOption(new Option('--from <id>', 'node that sends it (default: the first in the roster)'))
     .addOption(new Option('--structured', 'pass it along the ring and collect the visited list'))
-    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--timeout <duration>', 'how long to wait for the answer').default(20_000, '20s').argParser(parseDuration))
     .action(async (message: string, opts: BroadcastOptions) => {
       const roster = readRosterOption(opts.roster);

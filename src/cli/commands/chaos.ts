@@ -22,12 +22,11 @@ import { ClusterControl } from '../cluster-control.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { callNode, cliAgent, describeFailure, unreachableReason } from '../node-http.js';
 import { floatOption, intOption, parseDuration } from '../options.js';
-import { DEFAULT_ROSTER_PATH, readRosterOption } from '../roster-option.js';
+import { DEFAULT_ROSTER_PATH, readRosterOption, rosterOption } from '../roster-option.js';
 
 const TIMEOUT_MS = 3000;
 
 const durationArg = (raw: string) => parseDuration(raw);
-const rosterOption = () => new Option('--roster <file>', 'the cluster (default: the one `distlab up` wrote)');
 
 export function register(program: Command): void {
   const chaos = program.command('chaos').description('inject failures into a running cluster: kill nodes, partition, delay, drop');

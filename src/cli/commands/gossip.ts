@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, describeFailure, pickNode, unreachableReason } from '../node-http.js';
 import { parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface GossipUpdateOptions {
   node?: string;
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .command('update')
     .description("bump a node's own version; gossip spreads it to every node")
     .addOption(new Option('--node <id>', 'node to update (default: the first in the roster)'))
-    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--timeout <duration>', 'how long to wait for the node').default(5000, '5s').argParser(parseDuration))
     .action(async (opts: GossipUpdateOptions) => {
       const roster = readRosterOption(opts.roster);

@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { DistlabClient, KvError } from '../../client/client.js';
 import { OperationFailed } from '../errors.js';
 import { intOption, parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface KvOptions {
   roster?: string;
@@ -24,7 +24,7 @@ export function register(program: Command): void {
   const kv = program.command('kv').description('put, get and delete keys of the replicated store (/data) of a cluster');
   const common = (cmd: Command) =>
     cmd
-      .addOption(new Option('--roster <file>', 'the cluster (default: the one `distlab up` wrote)'))
+      .addOption(rosterOption())
       .addOption(new Option('--timeout <time>', 'timeout of one HTTP attempt').default(3000, '3s').argParser((raw) => parseDuration(raw)))
       .addOption(new Option('--json', 'print the answer as JSON').default(false));
   common(kv.command('put').description('write KEY=VALUE (waits for W durable acknowledgements)').argument('<key>').argument('<value>'))

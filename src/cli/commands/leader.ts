@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, unreachableReason } from '../node-http.js';
 import { parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 import { formatTable } from '../table.js';
 
 export interface LeaderRow {
@@ -44,7 +44,7 @@ export function register(program: Command): void {
   program
     .command('leader')
     .description('show who leads according to each node; exit 1 if the reachable nodes disagree')
-    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
     .action(async (opts: { roster?: string; timeout: number }) => {
       const roster = readRosterOption(opts.roster);

@@ -12,7 +12,7 @@ import { normaliseUrl, RosterError } from '../../live/roster.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { summarise } from '../latency-stats.js';
 import { intOption, parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 import { reason } from './ping.js';
 
 interface LoadOptions {
@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .addOption(new Option('--target <url>', 'send every request to this node instead of the whole roster'))
     .addOption(new Option('--requests <n>', 'stop after n requests (0 = no limit)').default(0).argParser(intOption(0)))
     .addOption(new Option('--duration <duration>', 'stop after this long, e.g. 10s (0 = no limit)').default(0, '0').argParser(parseDuration))
-    .addOption(new Option('--roster <file>', 'roster file (default: the one distlab up wrote)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--timeout <duration>', 'timeout of each request').default(5000, '5s').argParser(parseDuration))
     .option('--quiet', 'print only the summary, not one line per request')
     .action(async (opts: LoadOptions) => {

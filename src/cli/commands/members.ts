@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 import { membershipView } from '../watch/membership-view.js';
 import type { WatchView } from '../watch/view.js';
 import { printSnapshot } from './watch.js';
@@ -13,7 +13,7 @@ export function register(program: Command): void {
   program
     .command('members')
     .description("show each node's SWIM view of every member: alive, suspect or dead")
-    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
     .action(async (opts: { roster?: string; timeout: number }) => {
       await printSnapshot(membershipView as WatchView<unknown>, readRosterOption(opts.roster), opts.timeout);

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { Agent, request } from 'undici';
 import { OperationFailed } from '../errors.js';
 import { parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 import { formatTable } from '../table.js';
 
 interface PingOptions {
@@ -19,7 +19,7 @@ export function register(program: Command): void {
   program
     .command('ping')
     .description("call every node's /ping and GET / and show who answered (default roster: the one 'distlab up' wrote)")
-    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
     .action(async (opts: PingOptions) => {
       const roster = readRosterOption(opts.roster);

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, describeFailure, pickNode, unreachableReason } from '../node-http.js';
 import { parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface RingSendOptions {
   from?: string;
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .description('pass a token round the ring and print the path it took, the skipped nodes and the round-trip time')
     .argument('[token]', 'the token text (default: ring-token-<n>)')
     .addOption(new Option('--from <id>', 'node that starts the round (default: the first in the roster)'))
-    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--timeout <duration>', 'how long to wait for the token to come back').default(20_000, '20s').argParser(parseDuration))
     .action(async (token: string | undefined, opts: RingSendOptions) => {
       const roster = readRosterOption(opts.roster);

@@ -8,7 +8,7 @@ import type { RosterEntry } from '../../live/roster.js';
 import { OperationFailed } from '../errors.js';
 import { cliAgent } from '../node-http.js';
 import { parseDuration } from '../options.js';
-import { readRosterOption } from '../roster-option.js';
+import { readRosterOption, rosterOption } from '../roster-option.js';
 import { electionView } from '../watch/election-view.js';
 import { gossipView } from '../watch/gossip-view.js';
 import { membershipView } from '../watch/membership-view.js';
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .command('watch')
     .description('live view of a cluster: the ring, gossip versions, leader election or SWIM membership')
     .addArgument(new Argument('<view>', 'what to watch').choices(Object.keys(WATCH_VIEWS)))
-    .addOption(new Option('--roster <file>', 'roster file (YAML or JSON)').env('DISTLAB_ROSTER'))
+    .addOption(rosterOption())
     .addOption(new Option('--once', 'print one snapshot and exit'))
     .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
     .action(async (name: WatchName, opts: WatchOptions) => {
