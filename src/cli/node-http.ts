@@ -39,10 +39,11 @@ export async function callNode(agent: Agent, url: string, opts: { json?: unknown
 
 /** Why a node could not be reached, in a few words. */
 export function unreachableReason(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; code?: string; message?: string };
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timeout after ${timeoutMs} ms`;
-  if (e.code === 'ECONNREFUSED') return 'connection refused';
-  return e.code ?? e.message ?? String(err);
+  const code = e.code ?? e.cause?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  return code ?? e.message ?? String(err);
 }
 
 /** The roster entry with id `id`, or the first one; an unknown id is bad usage. */

@@ -13,7 +13,7 @@ import { OperationFailed, UsageError } from '../errors.js';
 import { summarise } from '../latency-stats.js';
 import { intOption, parseDuration } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
-import { reason } from './ping.js';
+import { unreachableReason } from '../node-http.js';
 
 interface LoadOptions {
   concurrent: number;
@@ -112,7 +112,7 @@ async function load(opts: LoadOptions): Promise<void> {
         const active = res.headers['x-active-requests'] ?? '?';
         line = `${ok ? 'ok ' : 'ERR'} [${url}] ${res.statusCode} | latency ${(performance.now() - t0).toFixed(2)} ms | active ${String(active)}`;
       } catch (err) {
-        line = `ERR [${url}] failed: ${reason(err, opts.timeout)}`;
+        line = `ERR [${url}] failed: ${unreachableReason(err, opts.timeout)}`;
       }
       outcomes.push({ url, ok, latencyMs: performance.now() - t0 });
       if (!opts.quiet || !ok) {

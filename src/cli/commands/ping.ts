@@ -4,8 +4,8 @@
  * each node's team and counter. Exit code 1 when a node did not answer.
  */
 import { Option, type Command } from 'commander';
-import { Agent, request } from 'undici';
 import { OperationFailed } from '../errors.js';
+import { callNode, cliAgent, unreachableReason } from '../node-http.js';
 import { parseDuration } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 import { formatTable } from '../table.js';
@@ -23,20 +23,20 @@ export function register(program: Command): void {
     .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
     .action(async (opts: PingOptions) => {
       const roster = readRosterOption(opts.roster);
-      const agent = new Agent({ keepAliveTimeout: 1000 });
+      const agent = cliAgent();
       try {
         const results = await Promise.all(
           roster.map(async (node) => {
             const started = performance.now();
             try {
-              const ping = await getJson(agent, `${node.url}/ping`, opts.timeout);
+              const ping = await callNode(agent, `${node.url}/ping`, { timeoutMs: opts.timeout });
               const latency = performance.now() - started;
-              const root = await getJson(agent, `${node.url}/`, opts.timeout);
-              const ok = ping.status === 200 && (ping.body as { status?: unknown }).status === 'pong';
-              const info = root.body as { team?: unknown; counter?: unknown };
+              const root = await callNode(agent, `${node.url}/`, { timeoutMs: opts.timeout });
+              const ok = ping.status === 200 && ping.body.status === 'pong';
+              const info = root.body;
               return [node.id, node.url, ok ? 'pong' : `HTTP ${ping.status}`, `${latency.toFixed(1)} ms`, String(info.team ?? '?'), String(info.counter ?? '?'), ok] as const;
             } catch (err) {
-              return [node.id, node.url, `no answer: ${reason(err, opts.timeout)}`, '-', '-', '-', false] as const;
+              return [node.id, node.url, `no answer: ${unreachableReason(err, opts.timeout)}`, '-', '-', '-', false] as const;
             }
           }),
         );
@@ -48,21 +48,4 @@ export function register(program: Command): void {
         await agent.close();
       }
     });
-}
-
-async function getJson(agent: Agent, url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
-  const res = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.body.text();
-  try {
-    return { status: res.statusCode, body: JSON.parse(text) as unknown };
-  } catch {
-    return { status: res.statusCode, body: {} };
-  }
-}
-
-export function reason(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; code?: string; message?: string };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timeout after ${timeoutMs} ms`;
-  if (e.code === 'ECONNREFUSED') return 'connection refused';
-  return e.code ?? e.message ?? String(err);
 }
