@@ -1,24 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { broadcast, type Broadcast } from '../../src/protocols/broadcast.js';
 import { ErrorCode } from '../../src/protocols/envelope.js';
-import { TestNet } from '../helpers/test-net.js';
+import { TestNet, type ClientCall } from '../helpers/test-net.js';
 import { NodeRuntime } from '../../src/protocols/runtime.js';
 import { ManualHost } from '../helpers/manual-host.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
 
+/** The client calls sendValues made on each net, for expectAcknowledged. */
+const sends = new WeakMap<TestNet, Array<{ value: number; call: ClientCall }>>();
+
 /** Sends `count` values, one every `everyMs`, each to a node picked round-robin by a stride. */
 function sendValues(net: TestNet, count: number, everyMs: number, first = 0): number[] {
   const values: number[] = [];
+  const calls = sends.get(net) ?? [];
+  sends.set(net, calls);
   for (let i = 0; i < count; i++) {
     const value = first + i;
     const node = net.members[(value * 7) % net.members.length] as string;
-    const call = net.request(node, { type: 'broadcast.send', value });
+    calls.push({ value, call: net.request(node, { type: 'broadcast.send', value }) });
     net.run(everyMs);
     values.push(value);
-    expect(call.reply === undefined || call.reply.type === 'broadcast.send_ok').toBe(true);
   }
   return values;
+}
+
+/** Every value of `values` that sendValues sent was answered send_ok. */
+function expectAcknowledged(net: TestNet, values: readonly unknown[]): void {
+  const calls = (sends.get(net) ?? []).filter((c) => values.includes(c.value));
+  expect(calls.length).toBeGreaterThan(0);
+  expect(calls.filter((c) => c.call.reply?.type !== 'broadcast.send_ok').map((c) => c.value)).toEqual([]);
 }
 
 const texts = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
@@ -143,6 +154,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
     const values = sendValues(net, 40, 5);
     expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBeDefined();
     net.run(2_000);
+    expectAcknowledged(net, values);
     expectExactly(net, values);
   });
 
@@ -158,6 +170,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
     net.request('n6', { type: 'broadcast.send', value: 'text' }); // the same value again, elsewhere
     expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBeDefined();
     net.run(2_000);
+    expectAcknowledged(net, values);
     expectExactly(net, values);
   });
 
@@ -177,6 +190,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
     const all = [...before, ...during, ...after];
     expect(net.runUntil(() => everyoneHas(net, all), 20_000)).toBeDefined();
     net.run(2_000);
+    expectAcknowledged(net, all);
     expectExactly(net, all);
   });
 
@@ -187,6 +201,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
     net.run(2_000);
     net.heal();
     expect(net.runUntil(() => everyoneHas(net, values), 20_000)).toBeDefined();
+    expectAcknowledged(net, values);
     expectExactly(net, values);
   });
 
@@ -197,6 +212,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
     const live = ids(6).slice(1);
     expect(net.runUntil(() => everyoneHas(net, values, live), 20_000)).toBeDefined();
     net.run(2_000);
+    expectAcknowledged(net, values);
     expectExactly(net, values, live);
   });
 
@@ -229,6 +245,7 @@ describe('broadcast (many values, fault-tolerant)', () => {
     const values = sendValues(net, 300, 10); // 3 s at 100/s
     expect(net.runUntil(() => everyoneHas(net, values), 10_000)).toBeDefined();
     const messages = net.sent.length;
+    expectAcknowledged(net, values);
     expectExactly(net, values);
     // latency of a value: from its first delivery (the node the client chose) to its last
     const first = new Map<unknown, number>();
