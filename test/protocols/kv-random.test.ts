@@ -242,8 +242,9 @@ describe('kv under crashes and partitions', () => {
         expect(final.value, `seed ${seed}: final read of ${key}`).toBe(net.node(replicas[0]!).protocol<Kv>('kv')!.record(key)!.value);
       }
       // A node that left the cluster handed every key it held to the new owners.
-      for (const id of net.nodes.keys()) {
-        if (net.members.includes(id)) continue;
+      const left = [...net.nodes.keys()].filter((id) => !net.members.includes(id));
+      expect(left, `seed ${seed}: nodes that left`).toHaveLength(membership ? 1 : 0);
+      for (const id of left) {
         const status = net.node(id).protocol<Kv>('kv')!.status();
         expect(status.keys + status.tombstones, `seed ${seed}: node ${id} left but still holds keys`).toBe(0);
       }

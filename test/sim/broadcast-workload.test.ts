@@ -5,6 +5,7 @@
  * forwards it once to every peer — no acknowledgements, no retransmission.
  */
 import { describe, expect, it } from 'vitest';
+import { expectVerdicts } from './property-options.js';
 import type { Envelope } from '../../src/protocols/envelope.js';
 import type { Env, Protocol, ProtocolFactory } from '../../src/protocols/env.js';
 import { parsePartition } from '../../src/sim/faults.js';
@@ -51,7 +52,7 @@ describe('broadcast workload harness', () => {
     expect(metric(r, 'stable latency p50')).toBe(200);
     expect(metric(r, 'stable latency max')).toBe(200);
     expect(metric(r, 'values lost (node×value)')).toBe(0);
-    expect(r.verdicts.every((v) => v.ok)).toBe(true);
+    expectVerdicts(r, true);
   });
 
   it('catches values lost by a protocol that does not retransmit across a partition', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectVerdicts } from './property-options.js';
 import { pittelEstimate, runGossipConvergence } from '../../src/sim/scenarios/gossip.js';
 import type { ScenarioResult } from '../../src/sim/scenarios/types.js';
 
@@ -27,7 +28,7 @@ describe('gossip-convergence scenario', () => {
 
   it('fails its verdict when the update cannot spread', () => {
     const r = runGossipConvergence({ seed: 1, nodes: 50, network: { loss: 1 } });
-    expect(r.verdicts.every((v) => !v.ok)).toBe(true);
+    expectVerdicts(r, false);
     expect(metric(r, 'rounds until all nodes know')).toBeNull();
   });
 });

@@ -3,6 +3,7 @@
  * cluster size, a loss rate, a partition schedule and a crash rate from its
  * own stream, and gets the `distlab sim` command that replays it.
  */
+import { expect } from 'vitest';
 import { parsePartition } from '../../src/sim/faults.js';
 import { Rng } from '../../src/sim/rng.js';
 import type { ScenarioOptions, ScenarioResult } from '../../src/sim/scenarios/types.js';
@@ -71,4 +72,13 @@ export function metricValue(result: ScenarioResult, name: string): number {
 function failure(result: ScenarioResult, replay: string): string | null {
   const failed = result.verdicts.filter((v) => !v.ok);
   return failed.length === 0 ? null : `seed ${result.seed}: ${failed.map((v) => `${v.name} (${v.detail})`).join('; ')}\n  replay: ${replay}`;
+}
+
+/**
+ * Every verdict of `result` came out `ok` (true: passed; false: failed), and
+ * there was at least one — an empty list must not pass for "all passed".
+ */
+export function expectVerdicts(result: ScenarioResult, ok: boolean): void {
+  expect(result.verdicts.length, 'the scenario gave no verdict').toBeGreaterThan(0);
+  expect(result.verdicts.filter((v) => v.ok !== ok).map((v) => `${v.name}: ${v.detail}`)).toEqual([]);
 }
