@@ -108,13 +108,16 @@ describe('HTTP transport between live nodes', () => {
     let probe!: Probe;
     const host = new LiveHost({ id: '1', protocols: [(env) => (probe = new Probe(env))] });
     host.start();
-    const seen: StampedEvent[] = [];
-    host.subscribe((e) => seen.push(e), ['probe.']);
-    expect(host.events.wants('msg.sent')).toBe(false);
-    probe.env.send('1', { type: 'probe.ping', n: 1 });
-    await until('self-delivery', () => seen.length === 1);
-    // Had msg.sent and msg.received been built, they would have taken seq 1 and 2.
-    expect(seen[0]).toMatchObject({ type: 'probe.got', seq: 1 });
-    await host.stop();
+    try {
+      const seen: StampedEvent[] = [];
+      host.subscribe((e) => seen.push(e), ['probe.']);
+      expect(host.events.wants('msg.sent')).toBe(false);
+      probe.env.send('1', { type: 'probe.ping', n: 1 });
+      await until('self-delivery', () => seen.length === 1);
+      // Had msg.sent and msg.received been built, they would have taken seq 1 and 2.
+      expect(seen[0]).toMatchObject({ type: 'probe.got', seq: 1 });
+    } finally {
+      await host.stop();
+    }
   });
 });

@@ -104,12 +104,15 @@ describe('leader election and membership on a live 5-node cluster', () => {
     const majority = ['3', '4', '5'];
     const cut = async (side: readonly string[], other: readonly string[]) =>
       Promise.all(side.map((id) => http(`${url(id)}/admin/faults`, { json: { blockTo: other, blockFrom: other } })));
-    await cut(minority, majority);
-    await cut(majority, minority);
-    await waitFor(() => allFollow(minority, 2), 'nodes 1 and 2 to elect node 2 on their side', 15_000);
-    expect(await leaders(majority)).toEqual([5, 5, 5]);
-
-    await Promise.all(ids.map((id) => http(`${url(id)}/admin/faults`, { method: 'DELETE' })));
+    const heal = () => Promise.all(ids.map((id) => http(`${url(id)}/admin/faults`, { method: 'DELETE' })));
+    try {
+      await cut(minority, majority);
+      await cut(majority, minority);
+      await waitFor(() => allFollow(minority, 2), 'nodes 1 and 2 to elect node 2 on their side', 15_000);
+      expect(await leaders(majority)).toEqual([5, 5, 5]);
+    } finally {
+      await heal(); // a failure above must not leave the shared cluster cut for the tests after it
+    }
     await waitFor(() => allFollow(ids, 5), 'one leader after healing', 15_000);
     const cli = await runCli(['leader', '--roster', cluster.rosterPath]);
     expect(cli.code).toBe(0);
