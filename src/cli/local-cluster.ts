@@ -64,7 +64,7 @@ export type NodeExitListener = (node: LocalNode, code: number | null, signal: No
 const DEFAULT_START_TIMEOUT_MS = 15_000;
 const OUTPUT_KEEP = 64 * 1024;
 const START_ATTEMPTS_ON_FREE_PORTS = 3;
-export const STOP_GRACE_MS = 5000;
+const STOP_GRACE_MS = 5000;
 
 /**
  * V8 flags every spawned node runs with. A 1 MiB semi-space (V8's default
@@ -75,7 +75,7 @@ export const STOP_GRACE_MS = 5000;
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
 
 /** The CLI entry point next to this module (dist/cli/main.js once built). */
-export function defaultCliPath(): string {
+function defaultCliPath(): string {
   return fileURLToPath(new URL('./main.js', import.meta.url));
 }
 

@@ -76,7 +76,7 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
  * capped at the cluster size, so a lone node (the handouts' Module 1) still
  * stores and answers with N=R=W=1.
  */
-export function fitKvToCluster(kv: ProtocolSettings['kv'], nodes: number): ProtocolSettings['kv'] {
+function fitKvToCluster(kv: ProtocolSettings['kv'], nodes: number): ProtocolSettings['kv'] {
   const n = Math.min(kv.n, nodes);
   return { ...kv, n, r: Math.min(kv.r, n), w: Math.min(kv.w, n) };
 }

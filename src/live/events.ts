@@ -18,13 +18,13 @@ import { httpErrorHandler, strictValidator } from './strict-body.js';
 export type EventListener = (event: StampedEvent) => void;
 
 /** True when `type` starts with one of `prefixes`; no prefixes means every type. */
-export function matchesTypes(type: string, prefixes: readonly string[] | undefined): boolean {
+function matchesTypes(type: string, prefixes: readonly string[] | undefined): boolean {
   if (!prefixes || prefixes.length === 0) return true;
   return prefixes.some((p) => type.startsWith(p));
 }
 
 /** Splits a `types=a,b` query value into prefixes, ignoring empty parts. */
-export function parseTypes(value: string | undefined): string[] | undefined {
+function parseTypes(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   const prefixes = value.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
   return prefixes.length > 0 ? prefixes : undefined;
@@ -95,7 +95,7 @@ export interface EventStreamOptions {
   maxBufferedBytes?: number;
 }
 
-export const DEFAULT_EVENT_STREAM_OPTIONS: Required<EventStreamOptions> = {
+const DEFAULT_EVENT_STREAM_OPTIONS: Required<EventStreamOptions> = {
   heartbeatMs: 15_000,
   maxBufferedBytes: 1 << 20,
 };

@@ -268,7 +268,7 @@ export interface RuntimeOptions extends LiveHostOptions {
   envelopeBodyLimit?: number;
 }
 
-export const DEFAULT_ENVELOPE_BODY_LIMIT = 4 * 1024 * 1024;
+const DEFAULT_ENVELOPE_BODY_LIMIT = 4 * 1024 * 1024;
 
 /**
  * Adds a node's runtime to a Fastify app and returns its LiveHost (not yet

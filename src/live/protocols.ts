@@ -56,7 +56,7 @@ export const DEFAULT_PROTOCOL_SETTINGS: ProtocolSettings = {
 export const PROTOCOL_NAMES = ['ring', 'broadcast_all', 'structured_broadcast', 'broadcast', 'gossip', 'election', 'registry', 'swim', 'kv'] as const;
 
 /** The factories a node runs, in PROTOCOL_NAMES order. */
-export function protocolFactories(settings: ProtocolSettings, selfUrl: string): ProtocolFactory[] {
+function protocolFactories(settings: ProtocolSettings, selfUrl: string): ProtocolFactory[] {
   return [
     ring(),
     broadcastAll(),

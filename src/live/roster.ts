@@ -76,7 +76,7 @@ export function normaliseUrl(raw: unknown, where: string): string {
 }
 
 /** Validates parsed roster data (from YAML or JSON). `source` names the file in messages. */
-export function rosterFromData(data: unknown, source: string): RosterEntry[] {
+function rosterFromData(data: unknown, source: string): RosterEntry[] {
   const list = Array.isArray(data) ? data : isRecord(data) && Array.isArray(data.nodes) ? data.nodes : undefined;
   if (!list) throw new RosterError(`${source}: expected a list of nodes (or an object with a 'nodes' list)`);
   if (list.length === 0) throw new RosterError(`${source}: the roster lists no nodes`);

@@ -24,7 +24,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import type { NodeId } from '../protocols/envelope.js';
 import { HttpError } from './http-error.js';
-import { createLogger } from './log.js';
+import { createLogger, type RequestLogLine } from './log.js';
 import type { Roster, RosterEntry } from './roster.js';
 import { dataRoutes } from './routes/data.js';
 import { echoRoutes } from './routes/echo.js';
@@ -149,15 +149,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // A route registered with a quieter logLevel (node-to-node `POST /envelope`) logs only its failures.
     const quiet = QUIET_LOG_LEVELS.has(request.routeOptions.logLevel) && reply.statusCode < 400;
     if (quiet) return done();
-    logger.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? request.url.split('?')[0],
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request',
-    );
+    const line: RequestLogLine = {
+      method: request.method,
+      route: request.routeOptions.url ?? request.url.split('?')[0] ?? request.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    logger.info(line, 'request');
     done();
   });
 

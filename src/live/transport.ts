@@ -50,7 +50,7 @@ export interface TransportConfig {
   maxQueuedPerPeer: number;
 }
 
-export const DEFAULT_TRANSPORT_CONFIG: TransportConfig = {
+const DEFAULT_TRANSPORT_CONFIG: TransportConfig = {
   connectTimeoutMs: 1_000,
   requestTimeoutMs: 2_000,
   keepAliveMs: 10_000,

@@ -111,7 +111,7 @@ export class NodeRuntime {
   }
 
   /** A fresh msg_id, unique on this node for its lifetime. */
-  allocateMsgId(): number {
+  private allocateMsgId(): number {
     return this.nextMsgId++;
   }
 

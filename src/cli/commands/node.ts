@@ -16,7 +16,7 @@ import { OperationFailed } from '../errors.js';
 import { resolveNodeConfig, type NodeFlags } from '../node-config.js';
 import { intOption, parseDuration } from '../options.js';
 
-export function nodeIdOption(raw: string): string {
+function nodeIdOption(raw: string): string {
   try {
     return validateId(raw, 'id');
   } catch (err) {

@@ -32,7 +32,7 @@ const MAX_NODES = 1000;
  * `--nodes`: either a count (`5` → nodes "1".."5") or a comma-separated list
  * of node ids (`1,2,3`, `a,b,c`).
  */
-export function nodesOption(raw: string): NodeId[] {
+function nodesOption(raw: string): NodeId[] {
   const text = raw.trim();
   if (/^\d+$/.test(text)) return numberedNodes(intOption(1, MAX_NODES)(text));
   const ids = text.split(',').map((id) => id.trim());
