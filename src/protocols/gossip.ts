@@ -61,11 +61,12 @@ export class Gossip implements Protocol {
   readonly handles = ['gossip.update', 'gossip.read', 'gossip.digest', 'gossip.digest_ok', 'gossip.push'] as const;
   private states: VersionMap = {};
   /**
-   * The entries of `states` above version 0 — what push mode spreads. It is
-   * replaced, never changed, when it grows, so a message already sent with
-   * it never changes under its receiver.
+   * Push mode only: the entries of `states` above version 0 — what it
+   * spreads. Once a round has sent it, it is copied before it grows again,
+   * so a message already sent never changes under its receiver.
    */
   private news: VersionMap | undefined;
+  private newsSent = false;
   /** The highest version this node has handed out (durable or still being written). */
   private issued = 0;
   private readonly nextRound = (): void => this.round();
@@ -123,7 +124,10 @@ export class Gossip implements Protocol {
   private round(): void {
     if (this.config.mode === 'push') {
       const news = this.news;
-      if (news !== undefined) for (const peer of this.randomPeers()) this.env.send(peer, { type: 'gossip.push', states: news });
+      if (news !== undefined) {
+        for (const peer of this.randomPeers()) this.env.send(peer, { type: 'gossip.push', states: news });
+        this.newsSent = true;
+      }
     } else {
       for (const peer of this.randomPeers()) this.env.send(peer, { type: 'gossip.digest', states: { ...this.states } });
     }
@@ -140,7 +144,13 @@ export class Gossip implements Protocol {
     const known = this.states[origin];
     if (known !== undefined && version <= known) return;
     this.states[origin] = version;
-    if (version > 0) this.news = { ...this.news, [origin]: version };
+    if (version > 0 && this.config.mode === 'push') {
+      if (this.newsSent || this.news === undefined) {
+        this.news = { ...this.news };
+        this.newsSent = false;
+      }
+      this.news[origin] = version;
+    }
     if (origin === this.env.id && version > this.issued) {
       // Someone remembers a newer version of us than we do: never hand that number out again.
       this.issued = version;
