@@ -133,7 +133,9 @@ export class ConsistentHashRing implements Partitioner {
     if (!Number.isInteger(this.config.vnodes) || this.config.vnodes < 1) {
       throw new Error(`vnodes must be a positive integer, got ${this.config.vnodes}`);
     }
-    for (const node of nodes) this.addNode(node);
+    // Place every node's points, then sort once (addNode sorts per node).
+    for (const node of nodes) this.place(node);
+    this.sortPoints();
   }
 
   nodes(): readonly NodeId[] {
@@ -146,11 +148,20 @@ export class ConsistentHashRing implements Partitioner {
   }
 
   addNode(node: NodeId): void {
-    if (this.members.includes(node)) return;
+    if (this.place(node)) this.sortPoints();
+  }
+
+  /** Adds a node's virtual points unsorted; false if it was already there. */
+  private place(node: NodeId): boolean {
+    if (this.members.includes(node)) return false;
     this.members.push(node);
     for (let i = 0; i < this.config.vnodes; i++) {
       this.points.push({ position: murmur3(vnodeName(node, i)), node });
     }
+    return true;
+  }
+
+  private sortPoints(): void {
     this.points.sort((a, b) => a.position - b.position || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   }
 
