@@ -67,6 +67,7 @@
 
 import { ErrorCode, errorBody, type Envelope, type NodeId } from './envelope.js';
 import type { Env, Protocol, ProtocolFactory, TimerId } from './env.js';
+import { fnv1a32 } from './hashing.js';
 
 export interface BroadcastConfig {
   /** How long new values wait to be sent together in one batch per peer (ms). */
@@ -123,7 +124,7 @@ export class Broadcast implements Protocol {
       const key = JSON.stringify(value);
       if (this.values.has(key)) continue;
       this.values.set(key, value);
-      this.checksum = (this.checksum + fnv1a(key)) >>> 0;
+      this.checksum = (this.checksum + fnv1a32(key)) >>> 0;
       this.toRelay.set(key, value);
     }
     this.scheduleFlush();
@@ -200,7 +201,7 @@ export class Broadcast implements Protocol {
   private add(key: string, value: unknown): boolean {
     if (this.values.has(key)) return false;
     this.values.set(key, value);
-    this.checksum = (this.checksum + fnv1a(key)) >>> 0;
+    this.checksum = (this.checksum + fnv1a32(key)) >>> 0;
     this.env.emit({ type: 'broadcast.delivered', value });
     // One storage slot per value, numbered in arrival order so a reload keeps the order.
     const slot = `v/${String(this.nextSlot++).padStart(12, '0')}`;
@@ -334,16 +335,6 @@ function take(from: Pending, n: number): Pending {
     from.delete(key);
   }
   return out;
-}
-
-/** FNV-1a, 32 bits: a small, fast string hash (the checksum adds them up, so order does not matter). */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
 
 export function broadcast(config: Partial<BroadcastConfig> = {}): ProtocolFactory {

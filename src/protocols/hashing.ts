@@ -112,3 +112,14 @@ export function murmur3(key: string, seed = 0): number {
 
 /** The size of the hash space: positions on the ring are 0 .. RING_SIZE-1. */
 export const RING_SIZE = 2 ** 32;
+
+/**
+ * FNV-1a, 32 bits, over UTF-16 code units: a tiny string hash for where
+ * quality matters less than simplicity (checksums that add hashes up, naming
+ * random streams). Keys on the ring use murmur3.
+ */
+export function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

@@ -11,22 +11,14 @@
  * generator, 128 bits of state, passes PractRand), seeded through splitmix32.
  */
 
+import { fmix32, fnv1a32 } from '../protocols/hashing.js';
+
 const TWO_32 = 4294967296;
 
 /** splitmix32: one step of a 32-bit mixing sequence; used only to seed. */
 function splitmix32(state: { s: number }): number {
   state.s = (state.s + 0x9e3779b9) >>> 0;
-  let z = state.s;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
-}
-
-/** FNV-1a, 32 bits, over UTF-16 code units: turns a stream name into a number. */
-function fnv32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  return fmix32(state.s); // the mixing step is murmur3's finalizer
 }
 
 /** Largest seed accepted: any non-negative safe integer. */
@@ -53,7 +45,7 @@ export class Rng {
     const lo = seed >>> 0;
     const hi = Math.floor(seed / TWO_32) >>> 0;
     const st = { s: lo ^ Math.imul(hi, 0x9e3779b1) };
-    const mixed = splitmix32(st) ^ fnv32(name);
+    const mixed = splitmix32(st) ^ fnv1a32(name);
     return new Rng(splitmix32({ s: mixed }));
   }
 
