@@ -1,3 +1,5 @@
+import { ascending, nearestRank } from '../sim/stats.js';
+
 /** Summary figures of a set of latencies (nearest-rank percentiles). */
 export interface LatencySummary {
   count: number;
@@ -7,14 +9,13 @@ export interface LatencySummary {
   max: number;
 }
 
+/** The p-th percentile (0..100) of ascending `sorted` values; NaN when empty. */
 export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+  return nearestRank(sorted, p / 100) ?? Number.NaN;
 }
 
 export function summarise(latencies: readonly number[]): LatencySummary {
-  const sorted = [...latencies].sort((a, b) => a - b);
+  const sorted = ascending(latencies);
   return {
     count: sorted.length,
     p50: percentile(sorted, 50),

@@ -42,12 +42,20 @@ export class MessageStats {
   }
 }
 
-/** The q-quantile (0..1) of `values` by the nearest-rank method; null when empty. */
-export function quantile(values: readonly number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
+/** The q-quantile (0..1) of already ascending `sorted` values by the nearest-rank method; null when empty. */
+export function nearestRank(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
   return sorted[rank - 1] as number;
+}
+
+/** The q-quantile (0..1) of `values` by the nearest-rank method; null when empty. */
+export function quantile(values: readonly number[], q: number): number | null {
+  return nearestRank(ascending(values), q);
+}
+
+export function ascending(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
 }
 
 export function maxOf(values: readonly number[]): number | null {

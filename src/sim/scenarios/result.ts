@@ -9,7 +9,7 @@ import type { NodeId } from '../../protocols/envelope.js';
 import type { ProtocolFactory, StampedEvent } from '../../protocols/env.js';
 import { scheduleCrashes, schedulePartitions } from '../faults.js';
 import { describeLatency, type NetworkConfig } from '../network.js';
-import { maxOf, quantile } from '../stats.js';
+import { ascending, maxOf, nearestRank } from '../stats.js';
 import { World } from '../world.js';
 import { FaultLog } from './observe.js';
 import type { Metric, ScenarioOptions, ScenarioResult, Verdict } from './types.js';
@@ -113,5 +113,6 @@ export type Mark = keyof typeof QUANTILES | 'max';
 
 /** `<label> p50`, `<label> p95`, `<label> max` (or the marks asked for) of `values`, in ms. */
 export function latencyMetrics(label: string, values: readonly number[], marks: readonly Mark[] = ['p50', 'p95', 'max']): Metric[] {
-  return marks.map((mark) => ({ name: `${label} ${mark}`, value: mark === 'max' ? maxOf(values) : quantile(values, QUANTILES[mark]), unit: 'ms' }));
+  const sorted = ascending(values);
+  return marks.map((mark) => ({ name: `${label} ${mark}`, value: mark === 'max' ? maxOf(sorted) : nearestRank(sorted, QUANTILES[mark]), unit: 'ms' }));
 }
