@@ -49,11 +49,6 @@ export function nearestRank(sorted: readonly number[], q: number): number | null
   return sorted[rank - 1] as number;
 }
 
-/** The q-quantile (0..1) of `values` by the nearest-rank method; null when empty. */
-export function quantile(values: readonly number[], q: number): number | null {
-  return nearestRank(ascending(values), q);
-}
-
 export function ascending(values: readonly number[]): number[] {
   return [...values].sort((a, b) => a - b);
 }
