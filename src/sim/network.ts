@@ -146,6 +146,7 @@ export class NetworkModel {
     for (const id of rule.to) compiled.to[this.indexOf(id)] = 1;
     const handle = this.nextRule++;
     this.rules.set(handle, compiled);
+    this.partitionVersion++;
     return handle;
   }
 
@@ -160,12 +161,16 @@ export class NetworkModel {
   }
 
   heal(handle: number): void {
-    this.rules.delete(handle);
+    if (this.rules.delete(handle)) this.partitionVersion++;
   }
 
   healAll(): void {
+    if (this.rules.size > 0) this.partitionVersion++;
     this.rules.clear();
   }
+
+  /** Goes up whenever the set of partition rules changes; observers compare it instead of rescanning links. */
+  partitionVersion = 0;
 
   get partitioned(): boolean {
     return this.rules.size > 0;

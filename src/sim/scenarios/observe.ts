@@ -36,6 +36,8 @@ export class FaultLog {
   private readonly down = new Map<NodeId, Array<[number, number]>>();
   /** Samples of the cut links: [time, Set of `${from}>${to}`], recorded when the set changes. */
   private readonly cuts: Array<[number, Set<string>]> = [[0, new Set()]];
+  /** The network's partitionVersion at the last sample: unchanged means the cuts are too. */
+  private seenPartitionVersion = 0;
 
   constructor(
     private readonly world: World,
@@ -90,6 +92,8 @@ export class FaultLog {
 
   private sample(): void {
     const net = this.world.network;
+    if (net.partitionVersion === this.seenPartitionVersion) return; // no rule changed: same cuts
+    this.seenPartitionVersion = net.partitionVersion;
     const set = new Set<string>();
     if (net.partitioned) {
       for (const a of this.world.members) for (const b of this.world.members) if (a !== b && net.blocked(a, b)) set.add(`${a}>${b}`);
