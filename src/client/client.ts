@@ -221,9 +221,10 @@ export class DistlabClient {
       });
       sent = true;
       const text = await res.body.text();
-      let body: Record<string, unknown> = {};
+      let body: Record<string, unknown>;
       try {
-        body = JSON.parse(text) as Record<string, unknown>;
+        const parsed = JSON.parse(text) as unknown;
+        body = parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : { error: 'not a JSON object', detail: text.slice(0, 200) };
       } catch {
         body = { error: 'not JSON', detail: text.slice(0, 200) };
       }

@@ -99,4 +99,10 @@ describe('DistlabClient', () => {
     await expect(c.put('k', 'v')).rejects.toMatchObject({ kind: 'definite', status: 400 });
     expect(node.calls()).toBe(2);
   });
+
+  it('turns an answer that is not a JSON object into an error, not a crash', async () => {
+    const node = await fakeNode(() => ({ status: 500, json: null }));
+    const c = client([node.url]);
+    await expect(c.put('k', 'v')).rejects.toMatchObject({ kind: 'definite', status: 500 });
+  });
 });
