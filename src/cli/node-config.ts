@@ -8,9 +8,10 @@ import type { Level } from 'pino';
 import type { LogFormat } from '../live/log.js';
 import type { NodeConfig } from '../live/node-main.js';
 import { DEFAULT_PROTOCOL_SETTINGS, type ProtocolSettings } from '../live/protocols.js';
-import { defaultTeam, findNode, loadRoster, RosterError, type RosterEntry } from '../live/roster.js';
+import { defaultTeam, findNode, type RosterEntry } from '../live/roster.js';
 import { quorumConfigProblem } from '../protocols/quorum.js';
 import { UsageError } from './errors.js';
+import { readRosterOption } from './roster-option.js';
 
 export interface NodeFlags {
   id: string;
@@ -37,12 +38,7 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
   let self: RosterEntry;
   let port = flags.port;
   if (flags.roster !== undefined) {
-    try {
-      roster = loadRoster(flags.roster);
-    } catch (err) {
-      if (err instanceof RosterError) throw new UsageError(err.message);
-      throw err;
-    }
+    roster = readRosterOption(flags.roster);
     const entry = findNode(roster, flags.id);
     if (!entry) throw new UsageError(`node ${flags.id} is not in ${flags.roster} (its ids: ${roster.map((n) => n.id).join(', ')})`);
     if (!flags.portGiven) port = portOf(entry.url);
@@ -53,7 +49,8 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
     roster = [self];
   }
   if (flags.dataDir !== undefined && flags.workers > 1) throw new UsageError('--data-dir needs --workers 1: the replicated store runs in a node of one process');
-  const kvProblem = kvSettingsProblem({ ...DEFAULT_PROTOCOL_SETTINGS.kv, ...flags.protocols?.kv });
+  const kv = { ...DEFAULT_PROTOCOL_SETTINGS.kv, ...flags.protocols?.kv };
+  const kvProblem = kvSettingsProblem(kv);
   if (kvProblem) throw new UsageError(kvProblem);
   return {
     self,
@@ -66,7 +63,7 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
     callTimeoutMs: flags.callTimeoutMs,
     logLevel: flags.logLevel,
     logFormat: flags.logFormat,
-    protocols: { ...DEFAULT_PROTOCOL_SETTINGS, ...flags.protocols, kv: fitKvToCluster({ ...DEFAULT_PROTOCOL_SETTINGS.kv, ...flags.protocols?.kv }, roster.length) },
+    protocols: { ...DEFAULT_PROTOCOL_SETTINGS, ...flags.protocols, kv: fitKvToCluster(kv, roster.length) },
     ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
   };
 }
