@@ -13,7 +13,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { StampedEvent } from '../protocols/env.js';
-import { httpErrorHandler, strictValidator } from './strict-body.js';
+import { strictValidator, type RouteErrorHandler } from './strict-body.js';
 
 export type EventListener = (event: StampedEvent) => void;
 
@@ -108,7 +108,7 @@ const EventsQuery = Type.Object({ types: Type.Optional(Type.String({ maxLength: 
  * stream ends when the hub closes (the node stops); the route also ends every
  * open stream in Fastify's preClose hook, so `app.close()` never waits on them.
  */
-export function registerEventStream(app: FastifyInstance, hub: EventHub, options: EventStreamOptions = {}): void {
+export function registerEventStream(app: FastifyInstance, hub: EventHub, errorHandler: RouteErrorHandler, options: EventStreamOptions = {}): void {
   const { heartbeatMs, maxBufferedBytes } = { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options };
   const open = new Set<ServerResponse>();
 
@@ -123,7 +123,7 @@ export function registerEventStream(app: FastifyInstance, hub: EventHub, options
     exposeHeadRoute: false,
     schema: { querystring: EventsQuery },
     validatorCompiler: strictValidator,
-    errorHandler: httpErrorHandler,
+    errorHandler,
     handler(request, reply) {
       const types = parseTypes(request.query.types);
       reply.hijack();

@@ -22,7 +22,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { NodeId } from '../protocols/envelope.js';
-import { httpErrorHandler, strictValidator } from './strict-body.js';
+import { strictValidator, type RouteErrorHandler } from './strict-body.js';
 
 export interface FaultRules {
   /** Probability in [0, 1] that an outgoing envelope is lost. */
@@ -115,14 +115,14 @@ function copy<T extends Partial<FaultRules>>(rules: T): T {
  * (unknown keys or out-of-range values → 400), `DELETE /admin/faults` heals
  * everything. Each answers with the rules now in force.
  */
-export function registerFaultRoutes(app: FastifyInstance, faults: FaultInjector): void {
+export function registerFaultRoutes(app: FastifyInstance, faults: FaultInjector, errorHandler: RouteErrorHandler): void {
   app.get('/admin/faults', async () => faults.rules());
   app.route<{ Body: FaultPatch }>({
     method: 'POST',
     url: '/admin/faults',
     schema: { body: FaultPatch },
     validatorCompiler: strictValidator,
-    errorHandler: httpErrorHandler,
+    errorHandler,
     handler: async (request) => faults.set(request.body),
   });
   app.delete('/admin/faults', async () => faults.heal());

@@ -278,6 +278,11 @@ const DEFAULT_ENVELOPE_BODY_LIMIT = 4 * 1024 * 1024;
  */
 export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): LiveHost {
   const host = new LiveHost(options);
+  // A failure of the host's own routes becomes a host.error event: the node's
+  // logs, the watchers and the tests all read the event stream.
+  const errorHandler = httpErrorHandler((err, request) =>
+    host.emit({ type: 'host.error', route: `${request.method} ${request.url}`, error: err.message, stack: err.stack }),
+  );
 
   app.route<{ Body: Envelope[] }>({
     method: 'POST',
@@ -288,7 +293,7 @@ export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): 
     bodyLimit: options.envelopeBodyLimit ?? DEFAULT_ENVELOPE_BODY_LIMIT,
     schema: { body: EnvelopeBatch },
     validatorCompiler: strictValidator,
-    errorHandler: httpErrorHandler,
+    errorHandler,
     // One envelope or an array of them: a single one is wrapped before validation.
     preValidation: async (request) => {
       const body = request.body;
@@ -305,8 +310,8 @@ export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): 
     },
   });
 
-  registerEventStream(app, host.events, options.events);
-  registerFaultRoutes(app, host.faults);
+  registerEventStream(app, host.events, errorHandler, options.events);
+  registerFaultRoutes(app, host.faults, errorHandler);
   app.addHook('preClose', async () => {
     await host.stop();
   });

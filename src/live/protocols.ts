@@ -92,7 +92,7 @@ export function registerProtocols(app: FastifyInstance, settings: ProtocolSettin
 }
 
 /** Event types worth a log line, and how each reads. */
-const LOGGED_EVENTS = ['leader.changed', 'member.', 'ring.', 'broadcast_all.done', 'protocol.error'];
+const LOGGED_EVENTS = ['leader.changed', 'member.', 'ring.', 'broadcast_all.done', 'protocol.error', 'host.error'];
 
 function logProtocolEvents(host: LiveHost, logger: Logger): void {
   host.subscribe((e) => {
@@ -134,6 +134,8 @@ export function describeEvent(e: StampedEvent): { level: 'info' | 'warn' | 'erro
         : undefined;
     case 'protocol.error':
       return { level: 'error', text: `protocol error in ${id(e.where)}: ${id(e.error)}` };
+    case 'host.error':
+      return { level: 'error', text: `${id(e.route)} failed: ${id(e.error)}` };
   }
   return undefined;
 }

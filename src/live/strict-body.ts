@@ -24,12 +24,23 @@ export const strictValidator: FastifySchemaCompiler<FastifySchema> = ({ schema, 
   };
 };
 
-/** Answers every client error as JSON `{error, detail}` with its status; anything else is a 500. */
-export function httpErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-  if (status === 500) request.log.error({ err: error }, 'request failed');
-  void reply.code(status).send({
-    error: STATUS_CODES[status] ?? 'Error',
-    detail: status === 500 ? 'internal error' : error.message,
-  });
+/** Told of every request that failed with a server error (answered 500). */
+export type ServerErrorReporter = (error: Error, request: FastifyRequest) => void;
+
+export type RouteErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void;
+
+/**
+ * An error handler that answers every client error as JSON `{error, detail}`
+ * with its status, and anything else as a 500 that it reports — the app may
+ * run without a logger, so a failure must not depend on one to be seen.
+ */
+export function httpErrorHandler(report: ServerErrorReporter): RouteErrorHandler {
+  return (error, request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) report(error, request);
+    void reply.code(status).send({
+      error: STATUS_CODES[status] ?? 'Error',
+      detail: status === 500 ? 'internal error' : error.message,
+    });
+  };
 }
