@@ -44,10 +44,11 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
     const ms = burnCpu(node.loadFactor);
     if (ms > 0) node.logger.debug({ load_factor: node.loadFactor, ms: Math.round(ms) }, `cpu load: fib(${node.loadFactor}) took ${ms.toFixed(1)} ms`);
   };
+  // Registered inside this plugin, so only the data routes pay it.
+  app.addHook('preHandler', burn);
   const notFound = (key: string) => new HttpError(404, 'not found', `Key '${key}' not found on Node ${node.id}`);
 
   app.post<{ Body: DataBody; Querystring: Static<typeof WriteQuery> }>('/data', { schema: { body: DataBody, querystring: WriteQuery } }, async (request) => {
-    await burn();
     const { key, value } = request.body;
     const fields = await node.store.put(key, value, { w: request.query.w });
     return { status: 'stored', node_id: nodeId, key, value, ...fields };
@@ -60,8 +61,7 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
       const { key } = request.params;
       const found = await node.store.get(key, { r: request.query.r });
       if (found === undefined) throw notFound(key);
-      await burn();
-      return { node_id: nodeId, key, value: found.value, ...found.fields };
+        return { node_id: nodeId, key, value: found.value, ...found.fields };
     },
   );
 
