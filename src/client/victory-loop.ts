@@ -22,16 +22,10 @@ export interface VictoryLoopOptions {
   workers?: number;
   /** Size of the shared key set (default 8). */
   keys?: number;
-  /** Pause of a worker between iterations (default 0). */
-  pauseMs?: number;
   /** Also write the history to this file (JSON lines). */
   historyFile?: string;
   /** Check linearizability at the end (a linearizable cluster). */
   checkLinearizable?: boolean;
-  /** Time limit of the linearizability search (default the checker's, 30 s). */
-  linearizabilityTimeoutMs?: number;
-  /** Client tuning (timeouts, quorums, backoff). */
-  client?: Partial<Omit<DistlabClientOptions, 'nodes' | 'history' | 'process'>>;
   /** Told about every operation as it completes. */
   onOperation?: (line: OperationLine) => void;
   /** Stops the loop early. */
@@ -109,12 +103,11 @@ export async function runVictoryLoop(options: VictoryLoopOptions): Promise<Victo
 
   const clients: DistlabClient[] = [];
   const worker = async (w: number): Promise<void> => {
-    const client = new DistlabClient({ ...options.client, nodes: options.nodes, history, process: w });
+    const client = new DistlabClient({ nodes: options.nodes, history, process: w });
     clients.push(client);
     for (let seq = 1; performance.now() < deadline && !options.signal?.aborted; seq++) {
       await runOne(client, w, 'put', keyOf(Math.floor(Math.random() * keyCount)), `w${w}-${seq}`);
       await runOne(client, w, 'get', keyOf(Math.floor(Math.random() * keyCount)));
-      if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
     }
   };
   try {
@@ -122,7 +115,7 @@ export async function runVictoryLoop(options: VictoryLoopOptions): Promise<Victo
     const elapsed = performance.now() - started;
     await options.beforeFinalReads?.();
     // The final reads: one more read of every key, by a fresh process.
-    const last = new DistlabClient({ ...options.client, nodes: options.nodes, history, process: workers + 1, attempts: 10 });
+    const last = new DistlabClient({ nodes: options.nodes, history, process: workers + 1, attempts: 10 });
     clients.push(last);
     for (let i = 0; i < keyCount; i++) await runOne(last, 0, 'get', keyOf(i));
 
@@ -138,7 +131,7 @@ export async function runVictoryLoop(options: VictoryLoopOptions): Promise<Victo
       availability: operations === 0 ? 0 : ok / operations,
       writeRate: writes.ok / (elapsed / 1000),
       lostWrites: checkLostWrites(history.events),
-      ...(options.checkLinearizable ? { linearizability: checkLinearizability(history.events, options.linearizabilityTimeoutMs === undefined ? {} : { timeoutMs: options.linearizabilityTimeoutMs }) } : {}),
+      ...(options.checkLinearizable ? { linearizability: checkLinearizability(history.events) } : {}),
     };
   } finally {
     history.close();
