@@ -13,7 +13,7 @@
 import { checkLinearizability, type LinearizabilityResult } from '../check/linearizability.js';
 import { checkLostWrites, type LostWritesResult } from '../check/lost-writes.js';
 import { HistoryRecorder } from '../check/history.js';
-import { DistlabClient, KvError, type DistlabClientOptions } from './client.js';
+import { DistlabClient, KvError } from './client.js';
 
 export interface VictoryLoopOptions {
   nodes: readonly string[];
