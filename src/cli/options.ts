@@ -32,3 +32,12 @@ export function parseDuration(raw: string): number {
   const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
   return Math.round(value * factor);
 }
+
+/** A duration option (see parseDuration) of at least `minMs` milliseconds. */
+export function durationOption(minMs = 0) {
+  return (raw: string): number => {
+    const ms = parseDuration(raw);
+    if (ms < minMs) throw new InvalidArgumentError(`expected a duration of at least ${minMs} ms, got '${raw}'`);
+    return ms;
+  };
+}

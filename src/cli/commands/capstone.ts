@@ -23,7 +23,7 @@ import { startKiller, type KillEvent, type KillTarget } from '../chaos/killer.js
 import { ClusterControl, clusterFilePath } from '../cluster-control.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { LocalCluster } from '../local-cluster.js';
-import { intOption, parseDuration } from '../options.js';
+import { durationOption, intOption } from '../options.js';
 import { readRosterOption } from '../roster-option.js';
 import { kvNodeArgs } from './up.js';
 
@@ -43,21 +43,15 @@ interface CapstoneOptions {
   json: boolean;
 }
 
-const durationArg = (min: number) => (raw: string) => {
-  const ms = parseDuration(raw);
-  if (ms < min) throw new UsageError(`expected a duration of at least ${min} ms, got '${raw}'`);
-  return ms;
-};
-
 export function register(program: Command): void {
   program
     .command('capstone')
     .description('the Module 6 capstone: chaos kills nodes while clients write and read; reports lost writes (must be 0)')
-    .addOption(new Option('--duration <time>', 'how long the victory loop runs, e.g. 60s or 10m').default(600_000, '10m').argParser(durationArg(1000)))
+    .addOption(new Option('--duration <time>', 'how long the victory loop runs, e.g. 60s or 10m').default(600_000, '10m').argParser(durationOption(1000)))
     .addOption(new Option('--nodes <n>', 'nodes of the local cluster').default(3).argParser(intOption(1, 20)))
     .addOption(new Option('--consistency <mode>', 'quorum or linearizable (then the history is also checked for linearizability)').default('quorum').choices(['quorum', 'linearizable']))
-    .addOption(new Option('--kill-every <time>', 'kill a random node this often').default(10_000, '10s').argParser(durationArg(100)))
-    .addOption(new Option('--restart-after <time>', 'restart a killed node after this long').default(3000, '3s').argParser(durationArg(0)))
+    .addOption(new Option('--kill-every <time>', 'kill a random node this often').default(10_000, '10s').argParser(durationOption(100)))
+    .addOption(new Option('--restart-after <time>', 'restart a killed node after this long').default(3000, '3s').argParser(durationOption(0)))
     .addOption(new Option('--no-chaos', 'do not kill nodes'))
     .addOption(new Option('--workers <n>', 'client workers writing and reading at once').default(4).argParser(intOption(1, 64)))
     .addOption(new Option('--keys <n>', 'size of the key set the workers share').default(8).argParser(intOption(1, 10_000)))

@@ -21,12 +21,11 @@ import { startKiller } from '../chaos/killer.js';
 import { ClusterControl } from '../cluster-control.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { callNode, cliAgent, describeFailure, unreachableReason } from '../node-http.js';
-import { floatOption, intOption, parseDuration } from '../options.js';
+import { durationOption, floatOption, intOption } from '../options.js';
 import { DEFAULT_ROSTER_PATH, readRosterOption, rosterOption } from '../roster-option.js';
 
 const TIMEOUT_MS = 3000;
 
-const durationArg = (raw: string) => parseDuration(raw);
 
 export function register(program: Command): void {
   const chaos = program.command('chaos').description('inject failures into a running cluster: kill nodes, partition, delay, drop');
@@ -34,12 +33,11 @@ export function register(program: Command): void {
   chaos
     .command('kill')
     .description('SIGKILL a random node on a schedule and restart it (needs the cluster of `distlab up`)')
-    .addOption(new Option('--every <time>', 'time between kills').default(10_000, '10s').argParser(durationArg))
-    .addOption(new Option('--restart-after <time>', 'restart the killed node after this long').default(3000, '3s').argParser(durationArg))
+    .addOption(new Option('--every <time>', 'time between kills').default(10_000, '10s').argParser(durationOption(100)))
+    .addOption(new Option('--restart-after <time>', 'restart the killed node after this long').default(3000, '3s').argParser(durationOption()))
     .addOption(new Option('--count <n>', 'stop after this many kills (default: until Ctrl+C)').argParser(intOption(1)))
     .addOption(rosterOption())
     .action(async (opts: { every: number; restartAfter: number; count?: number; roster?: string }) => {
-      if (opts.every < 100) throw new UsageError('--every must be at least 100ms');
       const control = ClusterControl.open(resolve(opts.roster ?? DEFAULT_ROSTER_PATH));
       const nodes = await control.nodes();
       process.stdout.write(`chaos: killing one of ${nodes.length} nodes every ${opts.every / 1000}s, restarting it after ${opts.restartAfter / 1000}s${opts.count ? `, ${opts.count} time(s)` : ' (Ctrl+C stops)'}\n`);

@@ -9,7 +9,7 @@
 import { Option, type Command } from 'commander';
 import { DistlabClient, KvError } from '../../client/client.js';
 import { OperationFailed } from '../errors.js';
-import { intOption, parseDuration } from '../options.js';
+import { durationOption, intOption } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface KvOptions {
@@ -25,7 +25,7 @@ export function register(program: Command): void {
   const common = (cmd: Command) =>
     cmd
       .addOption(rosterOption())
-      .addOption(new Option('--timeout <time>', 'timeout of one HTTP attempt').default(3000, '3s').argParser((raw) => parseDuration(raw)))
+      .addOption(new Option('--timeout <time>', 'timeout of one HTTP attempt').default(3000, '3s').argParser(durationOption()))
       .addOption(new Option('--json', 'print the answer as JSON').default(false));
   common(kv.command('put').description('write KEY=VALUE (waits for W durable acknowledgements)').argument('<key>').argument('<value>'))
     .addOption(new Option('--w <n>', 'write quorum W for this request').argParser(intOption(1, 100)))
