@@ -57,7 +57,8 @@ export class LiveHost implements HostEnv {
   private seq = 0;
   private lastNow = 0;
   private nextTimer = 1;
-  private readonly timers = new Map<TimerId, NodeJS.Timeout>();
+  /** Armed timers; a zero delay runs on the next turn (setImmediate), not after setTimeout's 1 ms floor. */
+  private readonly timers = new Map<TimerId, NodeJS.Timeout | NodeJS.Immediate>();
   private nextClient = 1;
   private readonly clients = new Map<NodeId, WaitingClient>();
 
@@ -111,7 +112,7 @@ export class LiveHost implements HostEnv {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.guard('stop', () => this.runtime.stop());
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.timers.values()) cancel(timer);
     this.timers.clear();
     for (const [client, waiting] of this.clients) {
       this.clients.delete(client);
@@ -188,11 +189,15 @@ export class LiveHost implements HostEnv {
   setTimer(delayMs: number, fn: () => void): TimerId {
     const id = this.nextTimer++;
     if (this.state === 'stopped') return id; // a stopped node runs nothing more
-    const timer = setTimeout(() => {
+    const run = () => {
       this.timers.delete(id);
       this.guard('timer', fn);
-    }, delayMs);
-    timer.unref();
+    };
+    // Timers never keep a node alive. Zero-delay ones run on the next turn;
+    // they stay ref'd because an unref'd immediate lets the event loop block
+    // in poll until unrelated I/O wakes it, delaying them by up to a timer's
+    // whole period.
+    const timer = delayMs > 0 ? setTimeout(run, delayMs).unref() : setImmediate(run);
     this.timers.set(id, timer);
     return id;
   }
@@ -200,7 +205,7 @@ export class LiveHost implements HostEnv {
   clearTimer(id: TimerId): void {
     const timer = this.timers.get(id);
     if (timer === undefined) return;
-    clearTimeout(timer);
+    cancel(timer);
     this.timers.delete(id);
   }
 
@@ -242,6 +247,11 @@ export class LiveHost implements HostEnv {
       this.emit({ type: 'protocol.error', where, error: e.message, stack: e.stack });
     }
   }
+}
+
+function cancel(timer: NodeJS.Timeout | NodeJS.Immediate): void {
+  if ('refresh' in timer) clearTimeout(timer);
+  else clearImmediate(timer as NodeJS.Immediate);
 }
 
 const EnvelopeSchema = Type.Object(

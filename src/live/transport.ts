@@ -12,8 +12,8 @@
  *   where and why.
  * - Faults (faults.ts) are applied here: on send for drop, delay and
  *   `blockTo`; on receive for `blockFrom`.
- * - An envelope to this node itself is delivered locally (a copy, on a later
- *   turn of the event loop), never over HTTP.
+ * - Envelopes a node addresses to itself never get here: the runtime
+ *   delivers them locally (protocols/runtime.ts).
  *
  * Events: `msg.sent` for every envelope handed to the transport,
  * `msg.received` when one is delivered to the local runtime, `msg.dropped`
@@ -144,17 +144,6 @@ export class HttpTransport {
   send(msg: Envelope): void {
     if (this.closed) return;
     this.event('msg.sent', msg);
-    if (msg.dest === this.self) {
-      // A copy, as if it had crossed the wire: sender and receiver never share an object.
-      let copy: Envelope;
-      try {
-        copy = JSON.parse(JSON.stringify(msg)) as Envelope;
-      } catch (err) {
-        return this.dropped(msg, 'send', `unserializable: ${(err as Error).message}`);
-      }
-      setImmediate(() => this.deliverLocal(copy));
-      return;
-    }
     if (!this.links.has(msg.dest)) return this.dropped(msg, 'send', 'unknown destination');
     const verdict = this.faults.onSend(msg.dest);
     if (!verdict.deliver) return this.dropped(msg, 'send', verdict.reason);

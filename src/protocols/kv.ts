@@ -392,8 +392,8 @@ export class Kv implements Protocol {
 
     // Read repair (quorum mode), fire-and-forget: every stale replica heard
     // from, now or later, is sent the newest value.
-    const repair = () => {
-      if (!request.done || !read || this.config.mode !== 'quorum') return;
+    const repair = (read: ReadProgress) => {
+      if (!request.done || this.config.mode !== 'quorum') return;
       const best = newest(read.replies);
       if (!best) return;
       const stale = staleReplicas(read.replies).filter((node) => !repaired.has(node));
@@ -414,7 +414,7 @@ export class Kv implements Protocol {
         const best = newest(progress.replies);
         if (this.config.mode === 'quorum' || best === undefined || best.replicas.length >= this.config.w) {
           answer(best, best?.replicas ?? []);
-          return repair();
+          return repair(progress);
         }
         // ABD, phase 2: write the value back until W replicas hold it, so no
         // later read can return anything older.
@@ -423,7 +423,7 @@ export class Kv implements Protocol {
           answer(best, back.acks);
         });
       },
-      repair,
+      (progress) => repair(progress),
     );
   }
 
@@ -520,8 +520,13 @@ export class Kv implements Protocol {
    * Asks every replica of `key` for its record; `onDone(true)` once `needed`
    * replied, `onDone(false)` once that has become impossible. `onEachReply`
    * runs after every reply (read repair listens there).
+   *
+   * When this node is itself a replica, its own answer needs no message: it
+   * is taken at once, after the requests to the others have left. So a read
+   * whose quorum this node alone meets (R=1, or a cluster of one) settles
+   * inside this call, and both callbacks may run before it returns.
    */
-  private query(key: string, needed: number, onDone: (met: boolean, progress: ReadProgress) => void, onEachReply?: () => void): ReadProgress {
+  private query(key: string, needed: number, onDone: (met: boolean, progress: ReadProgress) => void, onEachReply?: (progress: ReadProgress) => void): ReadProgress {
     const replicas = this.preferenceList(key);
     const progress: ReadProgress = { replicas, replies: [] };
     let failures = 0;
@@ -534,40 +539,31 @@ export class Kv implements Protocol {
           onDone(state === 'met', progress);
         }
       }
-      onEachReply?.();
+      onEachReply?.(progress);
+    };
+    const take = (replica: NodeId, reply: Body) => {
+      if (isError(reply)) failures++;
+      else progress.replies.push({ replica, value: (reply.record as KvRecord | null) ?? undefined });
+      if (!isError(reply) && reply.record) this.observeVersion((reply.record as KvRecord).version);
+      check();
     };
     for (const replica of replicas) {
-      this.call(replica, { type: 'kv.replica_get', key }, (reply) => {
-        if (isError(reply)) failures++;
-        else progress.replies.push({ replica, value: (reply.record as KvRecord | null) ?? undefined });
-        if (!isError(reply) && reply.record) this.observeVersion((reply.record as KvRecord).version);
-        check();
-      });
+      if (replica !== this.env.id) this.call(replica, { type: 'kv.replica_get', key }, (reply) => take(replica, reply));
     }
-    if (replicas.length < needed) check(); // can never be met: fail now
+    if (replicas.includes(this.env.id)) take(this.env.id, { type: 'kv.replica_get_ok', key, record: this.durableRecord(key) ?? null });
+    else if (replicas.length < needed) check(); // can never be met: fail now
     return progress;
   }
 
-  /**
-   * A request to a replica. To itself the node does not go through the
-   * network (a node is never partitioned from itself); the answer still
-   * comes asynchronously, like a remote one.
-   */
+  /** A request to a replica (the runtime delivers one to this node itself locally). */
   private call(dest: NodeId, body: Body, onReply: (reply: Body) => void): void {
-    if (dest !== this.env.id) {
-      this.env.rpc(dest, body, this.config.replicaTimeoutMs, onReply);
-      return;
-    }
-    const later: Respond = (reply) => this.env.setTimer(0, () => onReply(reply));
-    if (body.type === 'kv.replica_put') this.onReplicaPut(dest, body as ReplicaPutBody, later);
-    else this.onReplicaGet(body, later);
+    this.env.rpc(dest, body, this.config.replicaTimeoutMs, onReply);
   }
 
   /** Fire-and-forget delivery of a record (read repair, anti-entropy pushes). */
   private sendRecord(dest: NodeId, key: string, record: KvRecord, cause: PutCause): void {
     const body: ReplicaPutBody = { type: 'kv.replica_put', key, record, cause };
-    if (dest === this.env.id) this.onReplicaPut(dest, body, () => {});
-    else this.env.send(dest, body);
+    this.env.send(dest, body);
   }
 
   // ------------------------------------------------------------ replica side
@@ -638,9 +634,13 @@ export class Kv implements Protocol {
   private onReplicaGet(body: Body, respond: Respond): void {
     const key = body.key;
     if (badKey(key)) return respond(errorBody(ErrorCode.MalformedRequest, 'replica_get needs a key'));
-    const sync = this.unsynced.get(key as string);
-    const record = sync ? sync.durable : this.record(key as string);
-    respond({ type: 'kv.replica_get_ok', key, record: record ?? null });
+    respond({ type: 'kv.replica_get_ok', key, record: this.durableRecord(key as string) ?? null });
+  }
+
+  /** This node's copy of `key` as it is on disk (older than `record` while a write of it is in flight). */
+  private durableRecord(key: string): KvRecord | undefined {
+    const sync = this.unsynced.get(key);
+    return sync ? sync.durable : this.record(key);
   }
 
   // ------------------------------------------------------------------ clock

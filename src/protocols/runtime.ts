@@ -12,6 +12,13 @@
  * - request/response: `env.rpc` numbers the request, remembers the callback
  *   and arms a timeout that answers with error 0 (indefinite) if the reply
  *   does not come in time. Exactly one of the two reaches the callback.
+ * - local delivery: an envelope a node addresses to itself (a coordinator
+ *   that is also a replica, a one-node ring) never touches the network. It is
+ *   delivered on a later turn (a zero-delay timer), never inside the send
+ *   that caused it, and on every host the same way, so a node is never
+ *   partitioned from itself, never loses a message to itself, and the
+ *   simulator counts only real network traffic. Bodies are not copied:
+ *   protocols treat a received body as read-only, as they must for any.
  * - storage slices: each protocol sees only keys under its own name.
  * - timers: a clean stop cancels every timer a protocol left armed.
  *
@@ -119,7 +126,12 @@ export class NodeRuntime {
     // A stopped (crashed) node says nothing more, even if a callback it
     // registered elsewhere (a storage durability callback) still fires.
     if (!this.running) return;
-    this.host.transmit({ src: this.id, dest, body });
+    const msg: Envelope = { src: this.id, dest, body };
+    if (dest === this.id) {
+      this.setTimer(0, () => this.deliver(msg));
+      return;
+    }
+    this.host.transmit(msg);
   }
 
   private setTimer(delayMs: number, fn: () => void): TimerId {

@@ -100,6 +100,27 @@ describe('NodeRuntime', () => {
     expect(probe.received).toEqual([]);
   });
 
+  it('delivers a message to itself locally, on a later turn, and never to the network', () => {
+    const { host, probe } = probeHost();
+    probe.env.send('1', { type: 'poke', n: 1 });
+    const replies: unknown[] = [];
+    probe.env.rpc('1', { type: 'echo', echo: 2 }, 100, (r) => replies.push(r));
+    expect(probe.received).toEqual([]); // never inside the send
+    expect(replies).toEqual([]);
+    host.advance(0);
+    expect(probe.received.map((m) => [m.src, m.dest, m.body])).toEqual([['1', '1', { type: 'poke', n: 1 }]]);
+    expect(replies).toEqual([{ type: 'echo_ok', echo: 2, in_reply_to: 1 }]);
+    expect(host.takeSent()).toEqual([]);
+  });
+
+  it('loses a message to itself that was still on its way when the node stopped', () => {
+    const { host, probe } = probeHost();
+    probe.env.send('1', { type: 'poke' });
+    host.runtime.stop();
+    host.advance(10);
+    expect(probe.received).toEqual([]);
+  });
+
   it('refuses two protocols claiming one message type', () => {
     expect(() => ManualHost.start('1', ['1'], [echo, (env) => ({ ...new Probe(env), name: 'x', handles: ['echo'], receive() {} })])).toThrow(/claimed by both/);
   });
