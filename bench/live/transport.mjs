@@ -1,7 +1,7 @@
 // Benchmark of the live transport between two in-process nodes on loopback.
 // Prints figures; asserts nothing. Run after a build:
 //   npx tsc -p . && node bench/live/transport.mjs [envelopes]
-// Figures: envelopes per second delivered and envelopes per POST, for bursts
+// Figures: envelopes per second delivered and envelopes per frame, for bursts
 // of different sizes (1 = one envelope per event-loop turn, no batching
 // possible), and the round-trip time of sequential echo rpcs.
 import Fastify from 'fastify';
@@ -43,7 +43,7 @@ const waitFor = (check) =>
     poll();
   });
 
-console.log(`burst  envelopes  seconds  envelopes/s  POSTs  envelopes/POST`);
+console.log(`burst  envelopes  seconds  envelopes/s  frames  envelopes/frame`);
 for (const burst of [1, 10, 100, 1000]) {
   const sinkA = a.sink();
   const sinkB = b.sink();
@@ -62,7 +62,7 @@ for (const burst of [1, 10, 100, 1000]) {
   await waitFor(() => sinkB.count - start === total);
   const seconds = (performance.now() - t0) / 1000;
   const stats = a.host.transport.stats();
-  const posts = stats.posts - before.posts;
+  const posts = stats.frames - before.frames;
   console.log(
     `${String(burst).padStart(5)}  ${String(total).padStart(9)}  ${seconds.toFixed(2).padStart(7)}  ${Math.round(total / seconds).toString().padStart(11)}  ${String(posts).padStart(5)}  ${(total / posts).toFixed(1).padStart(14)}`,
   );
@@ -77,6 +77,6 @@ for (let i = 0; i < 500; i++) {
 }
 rtts.sort((x, y) => x - y);
 const q = (p) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))].toFixed(2);
-console.log(`echo rpc round trip over HTTP, 500 sequential: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms`);
+console.log(`echo rpc round trip over the peer socket, 500 sequential: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms`);
 
 await Promise.all([a.app.close(), b.app.close()]);

@@ -15,15 +15,19 @@
  * resolves with whatever the node answers to that id.
  */
 
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { WebSocketServer } from 'ws';
 import { ErrorCode, errorBody, type Body, type Envelope, type NodeId } from '../protocols/envelope.js';
 import type { HostEnv, ProtocolEvent, ProtocolFactory, StampedEvent, Storage, TimerId } from '../protocols/env.js';
 import { MemoryStorage, NodeRuntime } from '../protocols/runtime.js';
 import { EventHub, registerEventStream, type EventListener, type EventStreamOptions } from './events.js';
 import { FaultInjector, registerFaultRoutes, type FaultPatch } from './faults.js';
 import { httpErrorHandler, strictValidator } from './strict-body.js';
-import { HttpTransport, type Peer, type TransportConfig } from './transport.js';
+import { PeerTransport, type Peer, type TransportConfig } from './transport.js';
 
 export type { Peer } from './transport.js';
 
@@ -49,7 +53,7 @@ export class LiveHost implements HostEnv {
   readonly storage: Storage;
   readonly events = new EventHub();
   readonly faults: FaultInjector;
-  readonly transport: HttpTransport;
+  readonly transport: PeerTransport;
   readonly runtime: NodeRuntime;
   private roster: Peer[] = [];
   private memberIds: NodeId[];
@@ -67,7 +71,7 @@ export class LiveHost implements HostEnv {
     this.memberIds = [options.id];
     this.storage = options.storage ? this.guardedStorage(options.storage) : new MemoryStorage((fn) => setImmediate(fn));
     this.faults = new FaultInjector(() => this.random(), options.faults, (rules) => this.emit({ type: 'faults.changed', rules }));
-    this.transport = new HttpTransport(
+    this.transport = new PeerTransport(
       this.id,
       this.faults,
       {
@@ -152,7 +156,7 @@ export class LiveHost implements HostEnv {
     });
   }
 
-  /** Envelopes that arrived over HTTP (already validated). */
+  /** A batch of envelopes that arrived from a peer (already validated). */
   receive(msgs: readonly Envelope[]): void {
     if (this.state === 'running') this.transport.receive(msgs);
   }
@@ -283,8 +287,10 @@ const DEFAULT_ENVELOPE_BODY_LIMIT = 4 * 1024 * 1024;
 /**
  * Adds a node's runtime to a Fastify app and returns its LiveHost (not yet
  * started: call `host.start()` once the roster is set, usually after
- * `listen`). Routes: `POST /envelope`, `GET /events`, `GET|POST|DELETE
- * /admin/faults`. Closing the app stops the host.
+ * `listen`). Routes: `/envelope` (a WebSocket for peers' frames, see
+ * transport.ts; a plain `POST` of one envelope or an array also works, for
+ * curl and tests), `GET /events`, `GET|POST|DELETE /admin/faults`. Closing
+ * the app stops the host and cuts every peer's socket.
  */
 export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): LiveHost {
   const host = new LiveHost(options);
@@ -320,10 +326,63 @@ export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): 
     },
   });
 
+  acceptPeerSockets(app, host, options.envelopeBodyLimit ?? DEFAULT_ENVELOPE_BODY_LIMIT);
   registerEventStream(app, host.events, errorHandler, options.events);
   registerFaultRoutes(app, host.faults, errorHandler);
   app.addHook('preClose', async () => {
     await host.stop();
   });
   return host;
+}
+
+const checkBatch = TypeCompiler.Compile(EnvelopeBatch);
+
+/**
+ * The receiving end of the peer transport: WebSocket upgrades of
+ * `/envelope`. Every text frame must be a JSON array of envelopes (or one
+ * envelope) addressed to this node; a frame that is not is dropped whole and
+ * reported as a `host.error` event — the socket stays open, so one bad frame
+ * loses nothing else. `ws` is loaded on the first upgrade.
+ */
+function acceptPeerSockets(app: FastifyInstance, host: LiveHost, maxPayload: number): void {
+  let server: Promise<WebSocketServer> | undefined;
+  const load = () =>
+    (server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false })));
+  const reject = (socket: Duplex, status: number) => {
+    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+  const frameError = (error: string) => host.emit({ type: 'host.error', route: 'WS /envelope', error });
+
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if ((request.url ?? '').split('?')[0] !== '/envelope') return reject(socket, 404);
+    if (!host.isRunning) return reject(socket, 503);
+    void load().then((wss) => {
+      if (socket.destroyed) return;
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        ws.on('error', () => ws.terminate());
+        ws.on('message', (data, isBinary) => {
+          let msgs: unknown;
+          try {
+            msgs = JSON.parse(isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString());
+          } catch {
+            return frameError('a frame that is not JSON');
+          }
+          if (msgs !== null && typeof msgs === 'object' && !Array.isArray(msgs)) msgs = [msgs];
+          if (!checkBatch.Check(msgs)) {
+            const first = checkBatch.Errors(msgs).First();
+            return frameError(`a frame that is not an array of envelopes: ${first ? `${first.path || '(root)'}: ${first.message}` : 'invalid'}`);
+          }
+          const wrong = msgs.findIndex((m) => m.dest !== host.id);
+          if (wrong >= 0) return frameError(`envelope ${wrong} of a frame is addressed to ${msgs[wrong]?.dest}, but this is node ${host.id}`);
+          host.receive(msgs as Envelope[]);
+        });
+      });
+    });
+  });
+  app.addHook('preClose', async () => {
+    if (!server) return;
+    const wss = await server;
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
 }

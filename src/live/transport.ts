@@ -1,15 +1,29 @@
 /**
- * How envelopes travel between live nodes: HTTP POSTs of JSON arrays to the
- * peer's `/envelope` route, over one keep-alive connection pool per peer.
+ * How envelopes travel between live nodes: one WebSocket per peer, opened
+ * by the sender to the peer's `/envelope` route, carrying text frames that
+ * are JSON arrays of envelopes. Traffic is one-way on each socket (a node
+ * sends on the socket it opened and receives on the ones its peers opened),
+ * and nothing is acknowledged at this level: protocols that need an answer
+ * ask for one (env.rpc).
+ *
+ * Why not one HTTP POST per batch (as before)? Each POST costs a request
+ * and a response to write, parse and route on both sides, and each is a
+ * separate wakeup. A replicated write needs four node-to-node messages, so
+ * at a thousand writes a second the POSTs were most of the cluster's CPU.
+ * A frame on an open socket is one write and one parse.
  *
  * - Batching: envelopes for the same peer queued in the same turn of the
- *   event loop leave together in one POST (split only when a batch would
- *   exceed `maxBatchBytes`). While `connectionsPerPeer` POSTs are in flight,
- *   new envelopes wait and coalesce into the next one.
+ *   event loop leave together in one frame (split only when a frame would
+ *   exceed `maxBatchBytes`). While the socket is connecting they wait.
  * - Loss is normal: the transport never throws into the protocol. An
- *   envelope that cannot be sent (peer down, timeout, refused, partition,
- *   injected drop, queue full) is simply lost, and a `msg.dropped` event says
- *   where and why.
+ *   envelope that cannot be sent (peer down, refused, partition, injected
+ *   drop, queue full, socket backed up) is simply lost, and a `msg.dropped`
+ *   event says where and why. After a failed connection the link waits a
+ *   little (doubling from 50 ms to 1 s) before it dials again; envelopes
+ *   sent meanwhile are dropped at once as unreachable.
+ * - A socket that stops answering pings within `requestTimeoutMs` is cut
+ *   and dialled again, so a silently dead peer (a pulled cable, a dropped
+ *   packet filter) does not swallow frames for long.
  * - Faults (faults.ts) are applied here: on send for drop, delay and
  *   `blockTo`; on receive for `blockFrom`.
  * - Envelopes a node addresses to itself never get here: the runtime
@@ -20,11 +34,11 @@
  * (with `stage: "send" | "receive"` and a `reason`) when one is lost. They
  * are built only when somebody listens.
  *
- * undici is loaded on the first POST, not with the module: a node answers
- * /health sooner and a node alone (no peers) never pays its ~15 MB.
+ * The receiving side (the `/envelope` upgrade and the frame checks) is in
+ * host.ts; `ws` is loaded on the first send, so a node alone never pays it.
  */
 
-import type { Pool } from 'undici';
+import type WebSocket from 'ws';
 import type { Envelope, NodeId } from '../protocols/envelope.js';
 import type { ProtocolEvent } from '../protocols/env.js';
 import type { FaultInjector } from './faults.js';
@@ -36,28 +50,28 @@ export interface Peer {
 }
 
 export interface TransportConfig {
-  /** Give up connecting to a peer after this long. */
+  /** Give up opening a socket to a peer after this long. */
   connectTimeoutMs: number;
-  /** Give up on a POST whose answer has not come after this long. */
+  /** A socket whose peer has not answered a ping for this long is cut and dialled again. */
   requestTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this long. */
-  keepAliveMs: number;
-  /** At most this many POSTs in flight to one peer (and connections to it). */
-  connectionsPerPeer: number;
-  /** A POST carries at most this many bytes of envelopes; one larger envelope is dropped. */
+  /** A frame carries at most this many bytes of envelopes; one larger envelope is dropped. */
   maxBatchBytes: number;
-  /** At most this many envelopes wait for one peer; more are dropped. */
+  /** At most this many envelopes wait for one peer (while connecting); more are dropped. */
   maxQueuedPerPeer: number;
+  /** Envelopes are dropped while more than this many bytes wait in a socket's send buffer. */
+  maxBufferedBytes: number;
 }
 
 const DEFAULT_TRANSPORT_CONFIG: TransportConfig = {
   connectTimeoutMs: 1_000,
   requestTimeoutMs: 2_000,
-  keepAliveMs: 10_000,
-  connectionsPerPeer: 4,
   maxBatchBytes: 512 * 1024,
   maxQueuedPerPeer: 10_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
 };
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 1_000;
 
 /** What the transport needs from its host. */
 export interface TransportHooks {
@@ -70,9 +84,13 @@ export interface TransportHooks {
 
 /** Counters, for benchmarks and tests. */
 export interface TransportStats {
-  posts: number;
-  envelopesPosted: number;
-  postFailures: number;
+  /** Frames sent, and the envelopes they carried. */
+  frames: number;
+  envelopesSent: number;
+  /** Sockets that failed to open or broke. */
+  failures: number;
+  /** Frames received from peers. */
+  framesReceived: number;
 }
 
 interface Queued {
@@ -84,22 +102,29 @@ interface Queued {
 
 interface Link {
   peer: Peer;
-  origin: string;
-  path: string;
-  pool: Pool | undefined;
+  /** ws:// (or wss://) URL of the peer's /envelope route. */
+  url: string;
+  socket: WebSocket | undefined;
+  open: boolean;
   queue: Queued[];
-  inFlight: number;
   flushScheduled: boolean;
+  /** After a failure: no new dial before this time; envelopes meanwhile are dropped with `lastError`. */
+  retryAt: number;
+  retryMs: number;
+  lastError: string;
+  /** A ping is out and no pong has come back yet. */
+  awaitingPong: boolean;
+  heartbeat: NodeJS.Timeout | undefined;
 }
 
-let undici: Promise<typeof import('undici')> | undefined;
-const loadUndici = () => (undici ??= import('undici'));
+let wsModule: Promise<typeof import('ws')> | undefined;
+const loadWs = () => (wsModule ??= import('ws'));
 
-export class HttpTransport {
+export class PeerTransport {
   private readonly config: TransportConfig;
   private readonly links = new Map<NodeId, Link>();
   private readonly delayed = new Set<NodeJS.Timeout>();
-  private readonly counters: TransportStats = { posts: 0, envelopesPosted: 0, postFailures: 0 };
+  private readonly counters: TransportStats = { frames: 0, envelopesSent: 0, failures: 0, framesReceived: 0 };
   private closed = false;
 
   constructor(
@@ -119,19 +144,25 @@ export class HttpTransport {
       if (next && next.url === link.peer.url) continue;
       this.links.delete(id);
       this.dropAll(link.queue.splice(0), 'send', 'peer removed');
-      void link.pool?.destroy();
+      this.hangUp(link);
     }
     for (const [id, peer] of wanted) {
       if (this.links.has(id)) continue;
       const url = new URL(peer.url);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      url.pathname = `${url.pathname.replace(/\/+$/, '')}/envelope`;
       this.links.set(id, {
         peer,
-        origin: url.origin,
-        path: `${url.pathname.replace(/\/+$/, '')}/envelope`,
-        pool: undefined,
+        url: url.toString(),
+        socket: undefined,
+        open: false,
         queue: [],
-        inFlight: 0,
         flushScheduled: false,
+        retryAt: 0,
+        retryMs: RETRY_MIN_MS,
+        lastError: '',
+        awaitingPong: false,
+        heartbeat: undefined,
       });
     }
   }
@@ -156,8 +187,9 @@ export class HttpTransport {
     this.delayed.add(timer);
   }
 
-  /** Envelopes that arrived over HTTP: partitions are checked, then each is delivered. */
+  /** A batch of envelopes that arrived from a peer: partitions are checked, then each is delivered. */
   receive(msgs: readonly Envelope[]): void {
+    this.counters.framesReceived++;
     for (const msg of msgs) {
       if (this.closed) return;
       const verdict = this.faults.onReceive(msg.src);
@@ -166,18 +198,16 @@ export class HttpTransport {
     }
   }
 
-  /** Stops sending: delayed and queued envelopes are discarded and every connection is closed. */
+  /** Stops sending: delayed and queued envelopes are discarded and every socket is closed. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.delayed) clearTimeout(timer);
     this.delayed.clear();
-    const pools: Pool[] = [];
     for (const link of this.links.values()) {
       link.queue.length = 0;
-      if (link.pool) pools.push(link.pool);
+      this.hangUp(link);
     }
-    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
   private deliverLocal(msg: Envelope): void {
@@ -190,6 +220,7 @@ export class HttpTransport {
     if (this.closed) return;
     const link = this.links.get(msg.dest);
     if (!link) return this.dropped(msg, 'send', 'unknown destination');
+    if (!link.socket && Date.now() < link.retryAt) return this.dropped(msg, 'send', `unreachable: ${link.lastError}`);
     if (link.queue.length >= this.config.maxQueuedPerPeer) return this.dropped(msg, 'send', 'queue full');
     let json: string;
     try {
@@ -200,7 +231,8 @@ export class HttpTransport {
     const bytes = Buffer.byteLength(json);
     if (bytes + 2 > this.config.maxBatchBytes) return this.dropped(msg, 'send', 'too large');
     link.queue.push({ msg, json, bytes });
-    this.scheduleFlush(link);
+    if (!link.socket) void this.dial(link);
+    else if (link.open) this.scheduleFlush(link);
   }
 
   private scheduleFlush(link: Link): void {
@@ -212,8 +244,11 @@ export class HttpTransport {
     });
   }
 
+  /** Sends everything queued for an open link, in frames of at most maxBatchBytes. */
   private flush(link: Link): void {
-    while (!this.closed && link.queue.length > 0 && link.inFlight < this.config.connectionsPerPeer) {
+    const socket = link.socket;
+    if (this.closed || !socket || !link.open) return;
+    while (link.queue.length > 0) {
       let bytes = 2;
       let count = 0;
       for (const item of link.queue) {
@@ -222,44 +257,62 @@ export class HttpTransport {
         bytes += extra;
         count++;
       }
-      void this.post(link, link.queue.splice(0, count));
+      const batch = link.queue.splice(0, count);
+      if (socket.bufferedAmount > this.config.maxBufferedBytes) {
+        this.dropAll(batch, 'send', 'peer not keeping up');
+        continue;
+      }
+      this.counters.frames++;
+      this.counters.envelopesSent += batch.length;
+      socket.send(`[${batch.map((q) => q.json).join(',')}]`);
     }
   }
 
-  private async post(link: Link, batch: Queued[]): Promise<void> {
-    link.inFlight++;
-    this.counters.posts++;
-    this.counters.envelopesPosted += batch.length;
-    try {
-      const { Pool } = await loadUndici();
-      // The node may have stopped, or the peer left the roster, while undici loaded.
-      if (this.closed || this.links.get(link.peer.id) !== link) throw new Error('link closed');
-      link.pool ??= new Pool(link.origin, {
-        connections: this.config.connectionsPerPeer,
-        connectTimeout: this.config.connectTimeoutMs,
-        headersTimeout: this.config.requestTimeoutMs,
-        bodyTimeout: this.config.requestTimeoutMs,
-        keepAliveTimeout: this.config.keepAliveMs,
-      });
-      const res = await link.pool.request({
-        method: 'POST',
-        path: link.path,
-        headers: { 'content-type': 'application/json' },
-        body: `[${batch.map((q) => q.json).join(',')}]`,
-      });
-      const text = await res.body.text();
-      if (res.statusCode >= 300) {
-        this.counters.postFailures++;
-        this.dropAll(batch, 'send', `http ${res.statusCode}: ${text.slice(0, 200)}`);
-      }
-    } catch (err) {
-      this.counters.postFailures++;
-      const e = err as Error & { code?: string };
-      this.dropAll(batch, 'send', `unreachable: ${e.code ?? e.message}`);
-    } finally {
-      link.inFlight--;
-      if (link.queue.length > 0) this.scheduleFlush(link);
-    }
+  /** Opens the socket of a link; queued envelopes leave once it is open, or are dropped if it fails. */
+  private async dial(link: Link): Promise<void> {
+    const { WebSocket } = await loadWs();
+    // The node may have stopped, or the peer left the roster, while ws loaded.
+    if (this.closed || this.links.get(link.peer.id) !== link || link.socket) return;
+    const socket = new WebSocket(link.url, { perMessageDeflate: false, handshakeTimeout: this.config.connectTimeoutMs, maxPayload: this.config.maxBatchBytes });
+    link.socket = socket;
+    link.open = false;
+    socket.on('open', () => {
+      link.open = true;
+      link.retryMs = RETRY_MIN_MS;
+      link.awaitingPong = false;
+      link.heartbeat = setInterval(() => {
+        if (link.awaitingPong) return this.broken(link, socket, 'no answer to ping');
+        link.awaitingPong = true;
+        socket.ping();
+      }, this.config.requestTimeoutMs);
+      link.heartbeat.unref();
+      this.flush(link);
+    });
+    socket.on('pong', () => (link.awaitingPong = false));
+    // Peers never send on a socket this node opened; anything that comes is ignored.
+    socket.on('error', (err: Error & { code?: string }) => this.broken(link, socket, err.code ?? err.message));
+    socket.on('close', (code) => this.broken(link, socket, `closed (${code})`));
+    socket.on('unexpected-response', (_req, res) => this.broken(link, socket, `http ${res.statusCode}`));
+  }
+
+  /** A link's socket failed or closed: drop what waits, back off before dialling again. */
+  private broken(link: Link, socket: WebSocket, reason: string): void {
+    if (link.socket !== socket) return; // an old socket's late event
+    this.counters.failures++;
+    this.hangUp(link);
+    link.lastError = reason;
+    link.retryAt = Date.now() + link.retryMs;
+    link.retryMs = Math.min(RETRY_MAX_MS, link.retryMs * 2);
+    this.dropAll(link.queue.splice(0), 'send', `unreachable: ${reason}`);
+  }
+
+  private hangUp(link: Link): void {
+    if (link.heartbeat) clearInterval(link.heartbeat);
+    link.heartbeat = undefined;
+    const socket = link.socket;
+    link.socket = undefined;
+    link.open = false;
+    socket?.terminate();
   }
 
   private dropAll(batch: readonly Queued[], stage: 'send' | 'receive', reason: string): void {

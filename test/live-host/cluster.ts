@@ -47,14 +47,16 @@ export interface TestNode {
   url: string;
   /** Every event the node emitted since it started. */
   events: StampedEvent[];
-  /** POST /envelope requests this node has received. */
-  readonly envelopePosts: number;
+  /** Batches of envelopes (frames, or POSTs) this node has received from peers. */
+  readonly batchesReceived: number;
 }
 
 export interface ClusterOptions {
   /** Extra roster entries (e.g. a node that is down). */
   extraPeers?: Peer[];
   runtime?: Partial<RuntimeOptions>;
+  /** Where to listen (default: a port the OS picks). */
+  listen?: { port: number };
 }
 
 /** Every node startCluster started and stopAllClusters has not stopped yet. */
@@ -70,10 +72,6 @@ export async function startCluster(ids: string[], options: ClusterOptions = {}):
   const nodes: TestNode[] = [];
   for (const id of ids) {
     const app = Fastify({ logger: false });
-    let posts = 0;
-    app.addHook('onRequest', async (request) => {
-      if (request.method === 'POST' && request.url === '/envelope') posts++;
-    });
     let probe!: Probe;
     const host = registerRuntime(app, {
       ...options.runtime,
@@ -87,11 +85,11 @@ export async function startCluster(ids: string[], options: ClusterOptions = {}):
       probe,
       url: '',
       events: [],
-      get envelopePosts() {
-        return posts;
+      get batchesReceived() {
+        return host.transport.stats().framesReceived;
       },
     };
-    node.url = await app.listen({ host: '127.0.0.1', port: 0 });
+    node.url = await app.listen({ host: '127.0.0.1', port: options.listen?.port ?? 0 });
     nodes.push(node);
     running.push(node); // tracked at once: a later failure in this loop still gets it stopped
   }
