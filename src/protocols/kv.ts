@@ -498,19 +498,27 @@ export class Kv implements Protocol {
         check();
       });
     };
+    const onAnswer = (replica: NodeId, reply: Body) => {
+      if (isError(reply)) {
+        failures++;
+        hintOnFallback(replica);
+      } else {
+        noteConflict(reply);
+        progress.acks.push(replica);
+      }
+      check();
+    };
     for (const replica of replicas) {
       if (already.includes(replica)) continue;
       progress.sent = true;
-      this.call(replica, { type: 'kv.replica_put', key, record, cause: 'write' }, (reply) => {
-        if (isError(reply)) {
-          failures++;
-          hintOnFallback(replica);
-        } else {
-          noteConflict(reply);
-          progress.acks.push(replica);
-        }
-        check();
-      });
+      if (replica === this.env.id) {
+        // This node's own copy needs no message: apply it here; it counts once it is durable.
+        this.apply(key, record, 'write', replica, (winner, conflict) => {
+          onAnswer(replica, { type: 'kv.replica_put_ok', key, version: winner.version, ...(conflict ? { conflict } : {}) });
+        });
+        continue;
+      }
+      this.call(replica, { type: 'kv.replica_put', key, record, cause: 'write' }, (reply) => onAnswer(replica, reply));
     }
     check();
     return progress;
