@@ -213,8 +213,11 @@ export class LiveHost implements HostEnv {
     this.timers.delete(id);
   }
 
+  /** Stamps and publishes an event — only if somebody listens to its type (its seq is used either way). */
   emit(event: ProtocolEvent): void {
-    const stamped: StampedEvent = { ...event, node: this.id, time: this.now(), seq: ++this.seq };
+    const seq = ++this.seq;
+    if (!this.events.wants(event.type)) return;
+    const stamped: StampedEvent = { ...event, node: this.id, time: this.now(), seq };
     this.events.publish(stamped);
   }
 

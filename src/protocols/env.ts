@@ -54,7 +54,7 @@ export interface StampedEvent extends ProtocolEvent {
   node: NodeId;
   /** Milliseconds on the host's clock (virtual in the simulator). */
   time: number;
-  /** Per-node sequence number, starting at 1. */
+  /** Per-node sequence number, starting at 1 (a stream filtered by type, or a live node with nobody listening to a type, shows gaps). */
   seq: number;
 }
 
