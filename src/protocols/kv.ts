@@ -217,7 +217,7 @@ interface ReplicaPutBody extends Body {
 
 /** Where a replicated write stands. */
 interface WriteProgress {
-  replicas: NodeId[];
+  replicas: readonly NodeId[];
   /** Preference-list replicas that stored the value durably. */
   acks: NodeId[];
   /** Fallback nodes that hold it as a hint: {holder, owner}. */
@@ -228,7 +228,7 @@ interface WriteProgress {
 }
 
 interface ReadProgress {
-  replicas: NodeId[];
+  replicas: readonly NodeId[];
   replies: ReplicaReply<unknown>[];
 }
 
@@ -316,8 +316,13 @@ export class Kv implements Protocol {
     return this.env.storage.get<KvRecord>(DATA + key);
   }
 
-  /** The key's replicas under the current membership, owner first. */
+  /** The key's replicas under the current membership, owner first (a copy, for views and tests). */
   preferenceList(key: string): NodeId[] {
+    return [...this.replicasOf(key)];
+  }
+
+  /** The key's replicas under the current membership, owner first: the ring's shared, read-only list. */
+  private replicasOf(key: string): readonly NodeId[] {
     this.syncMembership();
     return this.ring.preferenceList(key, this.config.n);
   }
@@ -337,7 +342,7 @@ export class Kv implements Protocol {
     if (this.config.mode === 'linearizable' && this.config.r + w <= this.config.n) {
       return respond(errorBody(ErrorCode.MalformedRequest, `linearizable writes need r + w > n (r=${this.config.r}, w=${w}, n=${this.config.n})`));
     }
-    const replicas = this.preferenceList(key as string);
+    const replicas = this.replicasOf(key as string);
     let progress: WriteProgress | undefined;
     const request = this.request(respond, () => this.writeFailure(replicas, w, progress));
 
@@ -378,7 +383,7 @@ export class Kv implements Protocol {
     if (this.config.mode === 'linearizable' && r + this.config.w <= this.config.n) {
       return respond(errorBody(ErrorCode.MalformedRequest, `linearizable reads need r + w > n (r=${r}, w=${this.config.w}, n=${this.config.n})`));
     }
-    const replicas = this.preferenceList(key as string);
+    const replicas = this.replicasOf(key as string);
     let read: ReadProgress | undefined;
     const request = this.request(respond, () => quorumNotMet(replicas, r, read?.replies.length ?? 0, true));
     const repaired = new Set<NodeId>();
@@ -443,7 +448,7 @@ export class Kv implements Protocol {
     return state;
   }
 
-  private writeFailure(replicas: NodeId[], w: number, progress: WriteProgress | undefined): Body {
+  private writeFailure(replicas: readonly NodeId[], w: number, progress: WriteProgress | undefined): Body {
     return quorumNotMet(replicas, w, progress?.acks.length ?? 0, !progress?.sent);
   }
 
@@ -465,7 +470,7 @@ export class Kv implements Protocol {
    * preference list.
    */
   private replicate(key: string, record: KvRecord, needed: number, already: NodeId[], onDone: (met: boolean, progress: WriteProgress) => void): WriteProgress {
-    const replicas = this.preferenceList(key);
+    const replicas = this.replicasOf(key);
     const progress: WriteProgress = { replicas, acks: [...already], hinted: [], sent: false, conflicts: [] };
     if (replicas.length < needed) {
       // Too few nodes to ever meet the quorum: send nothing, fail definitely.
@@ -527,7 +532,7 @@ export class Kv implements Protocol {
    * inside this call, and both callbacks may run before it returns.
    */
   private query(key: string, needed: number, onDone: (met: boolean, progress: ReadProgress) => void, onEachReply?: (progress: ReadProgress) => void): ReadProgress {
-    const replicas = this.preferenceList(key);
+    const replicas = this.replicasOf(key);
     const progress: ReadProgress = { replicas, replies: [] };
     let failures = 0;
     let settled = false;
@@ -722,7 +727,7 @@ export class Kv implements Protocol {
       const owner = rest.slice(0, slash);
       const key = rest.slice(slash + 1);
       const hint = this.env.storage.get<KvRecord>(storageKey)!;
-      const targets = members.includes(owner) ? [owner] : this.preferenceList(key);
+      const targets = members.includes(owner) ? [owner] : this.replicasOf(key);
       this.deliverAway(storageKey, key, hint, targets, 'hint', () => {
         this.env.emit({ type: 'kv.hint_delivered', key, owner, to: targets, version: hint.version });
       });
@@ -734,7 +739,7 @@ export class Kv implements Protocol {
    * owns) to `targets`, and deletes it here once all of them acknowledged it
    * durably — unless it changed in the meantime.
    */
-  private deliverAway(storageKey: string, key: string, record: KvRecord, targets: NodeId[], cause: PutCause, onDelivered: () => void): void {
+  private deliverAway(storageKey: string, key: string, record: KvRecord, targets: readonly NodeId[], cause: PutCause, onDelivered: () => void): void {
     if (this.delivering.has(storageKey) || targets.length === 0) return;
     this.delivering.add(storageKey);
     let waiting = targets.length;
@@ -769,7 +774,7 @@ export class Kv implements Protocol {
     const sharing = new Set<NodeId>();
     for (const storageKey of this.env.storage.keys(DATA)) {
       const key = storageKey.slice(DATA.length);
-      const replicas = this.preferenceList(key);
+      const replicas = this.replicasOf(key);
       if (!replicas.includes(me)) {
         const record = this.record(key)!;
         this.deliverAway(storageKey, key, record, replicas, 'handoff', () => {
@@ -799,7 +804,7 @@ export class Kv implements Protocol {
       const key = storageKey.slice(DATA.length);
       const { version } = this.record(key)!;
       if (version.wall >= before) continue;
-      const replicas = this.preferenceList(key);
+      const replicas = this.replicasOf(key);
       if (replicas.includes(peer) && replicas.includes(this.env.id)) out.push({ key, version });
     }
     return out;
@@ -826,7 +831,7 @@ export class Kv implements Protocol {
     for (const [key, record] of theirs) {
       const local = this.record(key);
       if (!isRecord(record) || (local && compareVersions(local.version, record.version) >= 0)) continue;
-      if (!this.preferenceList(key).includes(this.env.id)) continue;
+      if (!this.replicasOf(key).includes(this.env.id)) continue;
       pulled++;
       this.observeVersion(record.version);
       this.apply(key, record, 'anti_entropy', peer, () => {});
@@ -862,7 +867,7 @@ function isRecord(record: unknown): record is KvRecord {
  * have reached no replica; otherwise indefinite (code 0) — see the top of
  * the file.
  */
-function quorumNotMet(replicas: NodeId[], needed: number, got: number, definite: boolean, phase?: string): Body {
+function quorumNotMet(replicas: readonly NodeId[], needed: number, got: number, definite: boolean, phase?: string): Body {
   const code = definite ? ErrorCode.TemporarilyUnavailable : ErrorCode.Timeout;
   const text = definite
     ? `quorum not met: ${got} of ${needed} replicas answered${phase ? ` in the ${phase}` : ''}; the operation did not take effect`
