@@ -258,6 +258,14 @@ export class Kv implements Protocol {
   private lastAntiEntropy: KvStatus['lastAntiEntropy'] = null;
   /** Per key with writes not yet durable: how many, and the newest record known to be on disk. */
   private unsynced = new Map<string, { writes: number; durable: KvRecord | undefined }>();
+  /**
+   * The records this node holds, by key: the same objects as in storage,
+   * kept in step with every data write and delete. Anti-entropy visits every
+   * key each round, and asking storage would scan and sort all the node's
+   * keys each time (and look each record up again). Storage stays the truth:
+   * start() rebuilds this from it, since storage is what survives a crash.
+   */
+  private readonly held = new HeldRecords();
 
   constructor(
     private readonly env: Env,
@@ -277,6 +285,7 @@ export class Kv implements Protocol {
       this.durableCeiling = this.raisingTo = ceiling;
       this.restartFloor = ceiling;
     }
+    for (const storageKey of this.env.storage.keys(DATA)) this.held.set(storageKey.slice(DATA.length), this.env.storage.get<KvRecord>(storageKey)!);
     this.syncMembership();
     this.scheduleAntiEntropy();
     this.scheduleHints();
@@ -303,8 +312,8 @@ export class Kv implements Protocol {
   status(): KvStatus {
     let keys = 0;
     let tombstones = 0;
-    for (const k of this.env.storage.keys(DATA)) {
-      if (this.env.storage.get<KvRecord>(k)?.tombstone) tombstones++;
+    for (const record of this.held.values()) {
+      if (record.tombstone) tombstones++;
       else keys++;
     }
     const { mode, n, r, w } = this.config;
@@ -313,7 +322,7 @@ export class Kv implements Protocol {
 
   /** This node's stored record for a key (for views and tests). */
   record(key: string): KvRecord | undefined {
-    return this.env.storage.get<KvRecord>(DATA + key);
+    return this.held.get(key);
   }
 
   /** The key's replicas under the current membership, owner first (a copy, for views and tests). */
@@ -616,6 +625,7 @@ export class Kv implements Protocol {
     const sync = this.unsynced.get(key) ?? { writes: 0, durable: current };
     sync.writes++;
     this.unsynced.set(key, sync);
+    this.held.set(key, winner);
     this.env.storage.put(DATA + key, winner, () => {
       if (!sync.durable || compareVersions(winner.version, sync.durable.version) > 0) sync.durable = winner;
       if (--sync.writes === 0) this.unsynced.delete(key);
@@ -751,10 +761,16 @@ export class Kv implements Protocol {
         this.delivering.delete(storageKey);
         const now = this.env.storage.get<KvRecord>(storageKey);
         if (failed || !now || compareVersions(now.version, record.version) !== 0) return;
-        this.env.storage.delete(storageKey);
+        this.forget(storageKey);
         onDelivered();
       });
     }
+  }
+
+  /** Deletes a record held for others once they have it (a hint, or a key this node no longer owns). */
+  private forget(storageKey: string): void {
+    this.env.storage.delete(storageKey);
+    if (storageKey.startsWith(DATA)) this.held.delete(storageKey.slice(DATA.length));
   }
 
   // ----------------------------------------------------------- anti-entropy
@@ -767,30 +783,40 @@ export class Kv implements Protocol {
     });
   }
 
+  /**
+   * One pass over the keys this node holds: a key it no longer owns is
+   * handed to its owners; every other key is listed, if its version has
+   * settled, under each peer that should hold it too. Then one of those
+   * peers gets the digest of its list.
+   */
   private antiEntropyRound(): void {
     this.syncMembership();
     const me = this.env.id;
-    // Keys this node holds but no longer owns go to their owners.
-    const sharing = new Set<NodeId>();
-    for (const storageKey of this.env.storage.keys(DATA)) {
-      const key = storageKey.slice(DATA.length);
+    // Both sides leave out the same young versions: the cut-off travels with the digest.
+    const before = this.env.now() - this.config.antiEntropySettleMs;
+    const shared = new Map<NodeId, KeyVersion[]>();
+    for (const key of this.held.keys()) {
+      const record = this.record(key)!;
       const replicas = this.replicasOf(key);
       if (!replicas.includes(me)) {
-        const record = this.record(key)!;
-        this.deliverAway(storageKey, key, record, replicas, 'handoff', () => {
+        this.deliverAway(DATA + key, key, record, replicas, 'handoff', () => {
           this.env.emit({ type: 'kv.handed_off', key, to: replicas, version: record.version });
         });
         continue;
       }
-      for (const node of replicas) if (node !== me) sharing.add(node);
+      const settled = record.version.wall < before ? { key, version: record.version } : undefined;
+      for (const node of replicas) {
+        if (node === me) continue;
+        let list = shared.get(node);
+        if (!list) shared.set(node, (list = []));
+        if (settled) list.push(settled);
+      }
     }
     // A peer that shares keys with us; with none known (an empty node), anyone.
-    const candidates = sharing.size > 0 ? [...sharing].sort() : [...this.env.peers()];
+    const candidates = shared.size > 0 ? [...shared.keys()].sort() : [...this.env.peers()];
     if (candidates.length === 0) return;
     const peer = candidates[Math.floor(this.env.random() * candidates.length)]!;
-    // Both sides leave out the same young versions: the cut-off travels with the digest.
-    const before = this.env.now() - this.config.antiEntropySettleMs;
-    const mine = this.sharedWith(peer, before);
+    const mine = shared.get(peer) ?? [];
     this.env.rpc(peer, { type: 'kv.ae_digest', before, buckets: digest(mine, this.config.digestBuckets) }, this.config.replicaTimeoutMs, (reply) => {
       if (isError(reply)) return;
       this.reconcile(peer, mine, reply.buckets as number[], reply.records as Array<[string, KvRecord]>);
@@ -800,8 +826,7 @@ export class Kv implements Protocol {
   /** The keys this node holds that `peer` should hold too, with their versions, if older than `before`. */
   private sharedWith(peer: NodeId, before: number): KeyVersion[] {
     const out: KeyVersion[] = [];
-    for (const storageKey of this.env.storage.keys(DATA)) {
-      const key = storageKey.slice(DATA.length);
+    for (const key of this.held.keys()) {
       const { version } = this.record(key)!;
       if (version.wall >= before) continue;
       const replicas = this.replicasOf(key);
@@ -818,7 +843,8 @@ export class Kv implements Protocol {
     const mine = this.sharedWith(src, body.before);
     const buckets = differingBuckets(digest(mine, this.config.digestBuckets), body.buckets as number[]);
     const differ = new Set(buckets);
-    const records = mine.filter((kv) => differ.has(bucketOf(kv.key, this.config.digestBuckets))).map((kv) => [kv.key, this.record(kv.key)!]);
+    // Every bucket matched in the steady state: then no record travels.
+    const records = differ.size === 0 ? [] : mine.filter((kv) => differ.has(bucketOf(kv.key, this.config.digestBuckets))).map((kv) => [kv.key, this.record(kv.key)!]);
     respond({ type: 'kv.ae_digest_ok', buckets, records });
   }
 
@@ -836,13 +862,16 @@ export class Kv implements Protocol {
       this.observeVersion(record.version);
       this.apply(key, record, 'anti_entropy', peer, () => {});
     }
-    for (const { key } of mine) {
-      if (!differ.has(bucketOf(key, this.config.digestBuckets))) continue;
-      const local = this.record(key)!;
-      const there = theirs.get(key);
-      if (there && compareVersions(there.version, local.version) >= 0) continue;
-      pushed++;
-      this.sendRecord(peer, key, local, 'anti_entropy');
+    // Every bucket matched in the steady state: then there is nothing to push.
+    if (differ.size > 0) {
+      for (const { key } of mine) {
+        if (!differ.has(bucketOf(key, this.config.digestBuckets))) continue;
+        const local = this.record(key)!;
+        const there = theirs.get(key);
+        if (there && compareVersions(there.version, local.version) >= 0) continue;
+        pushed++;
+        this.sendRecord(peer, key, local, 'anti_entropy');
+      }
     }
     this.lastAntiEntropy = { peer, at: this.env.now(), pulled, pushed };
   }
@@ -860,6 +889,35 @@ function isVersion(v: unknown): v is Version {
 function isRecord(record: unknown): record is KvRecord {
   const r = record as KvRecord | null;
   return typeof r === 'object' && r !== null && isVersion(r.version) && isVersion(r.seen) && 'value' in r;
+}
+
+/** Records by key, whose keys can also be listed in ascending order (sorted again only after a key came or went). */
+class HeldRecords {
+  private readonly byKey = new Map<string, KvRecord>();
+  private ordered: readonly string[] | undefined = [];
+
+  get(key: string): KvRecord | undefined {
+    return this.byKey.get(key);
+  }
+
+  set(key: string, record: KvRecord): void {
+    if (!this.byKey.has(key)) this.ordered = undefined;
+    this.byKey.set(key, record);
+  }
+
+  delete(key: string): void {
+    if (this.byKey.delete(key)) this.ordered = undefined;
+  }
+
+  /** The records, in no particular order. */
+  values(): IterableIterator<KvRecord> {
+    return this.byKey.values();
+  }
+
+  /** The keys in ascending order, as storage lists them. A snapshot: later changes leave it alone. */
+  keys(): readonly string[] {
+    return (this.ordered ??= [...this.byKey.keys()].sort());
+  }
 }
 
 /**
