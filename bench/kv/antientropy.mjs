@@ -134,25 +134,26 @@ const roundMs = time(round);
 
 // The peer's side, with the digest node 1 really sends (matching buckets).
 const digestMsg = round();
-const peer = nodes.get(digestMsg.dest);
-const answer = (body) => {
-  peer.runtime.deliver({ src: '1', dest: peer.host.id, body });
+/** The reply to `msg`, a digest node 1 sent, from the node it was sent to. */
+const answer = (msg) => {
+  const peer = nodes.get(msg.dest);
+  peer.runtime.deliver({ src: '1', dest: msg.dest, body: msg.body });
   const reply = peer.host.sent.pop();
   peer.host.sent.length = 0;
   return reply;
 };
-const equalMs = time(() => answer(digestMsg.body));
-const zeros = { ...digestMsg.body, buckets: digestMsg.body.buckets.map(() => 0) };
+const equalMs = time(() => answer(digestMsg));
+const zeros = { ...digestMsg, body: { ...digestMsg.body, buckets: digestMsg.body.buckets.map(() => 0) } };
 let shipped = 0;
 const differMs = time(() => (shipped = answer(zeros).body.records.length));
 
 // Node 1 handling the answer: each run starts a round (untimed) so that a
-// reply is awaited, has the peer answer it (untimed), and times the delivery.
+// reply is awaited, has the chosen peer answer it (untimed), and times the delivery.
 const reconcileSamples = [];
 for (let i = 0; i < runs; i++) {
-  const reply = answer(round().body);
+  const reply = answer(round());
   const t0 = performance.now();
-  one.runtime.deliver({ src: peer.host.id, dest: '1', body: reply.body });
+  one.runtime.deliver(reply);
   reconcileSamples.push(performance.now() - t0);
 }
 const reconcileMs = summary(reconcileSamples);
