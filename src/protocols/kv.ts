@@ -217,7 +217,7 @@ interface ReplicaPutBody extends Body {
 
 /** Where a replicated write stands. */
 interface WriteProgress {
-  replicas: NodeId[];
+  replicas: readonly NodeId[];
   /** Preference-list replicas that stored the value durably. */
   acks: NodeId[];
   /** Fallback nodes that hold it as a hint: {holder, owner}. */
@@ -228,7 +228,7 @@ interface WriteProgress {
 }
 
 interface ReadProgress {
-  replicas: NodeId[];
+  replicas: readonly NodeId[];
   replies: ReplicaReply<unknown>[];
 }
 
@@ -258,6 +258,14 @@ export class Kv implements Protocol {
   private lastAntiEntropy: KvStatus['lastAntiEntropy'] = null;
   /** Per key with writes not yet durable: how many, and the newest record known to be on disk. */
   private unsynced = new Map<string, { writes: number; durable: KvRecord | undefined }>();
+  /**
+   * The records this node holds, by key: the same objects as in storage,
+   * kept in step with every data write and delete. Anti-entropy visits every
+   * key each round, and asking storage would scan and sort all the node's
+   * keys each time (and look each record up again). Storage stays the truth:
+   * start() rebuilds this from it, since storage is what survives a crash.
+   */
+  private readonly held = new HeldRecords();
 
   constructor(
     private readonly env: Env,
@@ -277,6 +285,7 @@ export class Kv implements Protocol {
       this.durableCeiling = this.raisingTo = ceiling;
       this.restartFloor = ceiling;
     }
+    for (const storageKey of this.env.storage.keys(DATA)) this.held.set(storageKey.slice(DATA.length), this.env.storage.get<KvRecord>(storageKey)!);
     this.syncMembership();
     this.scheduleAntiEntropy();
     this.scheduleHints();
@@ -303,8 +312,8 @@ export class Kv implements Protocol {
   status(): KvStatus {
     let keys = 0;
     let tombstones = 0;
-    for (const k of this.env.storage.keys(DATA)) {
-      if (this.env.storage.get<KvRecord>(k)?.tombstone) tombstones++;
+    for (const record of this.held.values()) {
+      if (record.tombstone) tombstones++;
       else keys++;
     }
     const { mode, n, r, w } = this.config;
@@ -313,11 +322,16 @@ export class Kv implements Protocol {
 
   /** This node's stored record for a key (for views and tests). */
   record(key: string): KvRecord | undefined {
-    return this.env.storage.get<KvRecord>(DATA + key);
+    return this.held.get(key);
   }
 
-  /** The key's replicas under the current membership, owner first. */
+  /** The key's replicas under the current membership, owner first (a copy, for views and tests). */
   preferenceList(key: string): NodeId[] {
+    return [...this.replicasOf(key)];
+  }
+
+  /** The key's replicas under the current membership, owner first: the ring's shared, read-only list. */
+  private replicasOf(key: string): readonly NodeId[] {
     this.syncMembership();
     return this.ring.preferenceList(key, this.config.n);
   }
@@ -337,7 +351,7 @@ export class Kv implements Protocol {
     if (this.config.mode === 'linearizable' && this.config.r + w <= this.config.n) {
       return respond(errorBody(ErrorCode.MalformedRequest, `linearizable writes need r + w > n (r=${this.config.r}, w=${w}, n=${this.config.n})`));
     }
-    const replicas = this.preferenceList(key as string);
+    const replicas = this.replicasOf(key as string);
     let progress: WriteProgress | undefined;
     const request = this.request(respond, () => this.writeFailure(replicas, w, progress));
 
@@ -378,7 +392,7 @@ export class Kv implements Protocol {
     if (this.config.mode === 'linearizable' && r + this.config.w <= this.config.n) {
       return respond(errorBody(ErrorCode.MalformedRequest, `linearizable reads need r + w > n (r=${r}, w=${this.config.w}, n=${this.config.n})`));
     }
-    const replicas = this.preferenceList(key as string);
+    const replicas = this.replicasOf(key as string);
     let read: ReadProgress | undefined;
     const request = this.request(respond, () => quorumNotMet(replicas, r, read?.replies.length ?? 0, true));
     const repaired = new Set<NodeId>();
@@ -443,7 +457,7 @@ export class Kv implements Protocol {
     return state;
   }
 
-  private writeFailure(replicas: NodeId[], w: number, progress: WriteProgress | undefined): Body {
+  private writeFailure(replicas: readonly NodeId[], w: number, progress: WriteProgress | undefined): Body {
     return quorumNotMet(replicas, w, progress?.acks.length ?? 0, !progress?.sent);
   }
 
@@ -465,7 +479,7 @@ export class Kv implements Protocol {
    * preference list.
    */
   private replicate(key: string, record: KvRecord, needed: number, already: NodeId[], onDone: (met: boolean, progress: WriteProgress) => void): WriteProgress {
-    const replicas = this.preferenceList(key);
+    const replicas = this.replicasOf(key);
     const progress: WriteProgress = { replicas, acks: [...already], hinted: [], sent: false, conflicts: [] };
     if (replicas.length < needed) {
       // Too few nodes to ever meet the quorum: send nothing, fail definitely.
@@ -535,7 +549,7 @@ export class Kv implements Protocol {
    * inside this call, and both callbacks may run before it returns.
    */
   private query(key: string, needed: number, onDone: (met: boolean, progress: ReadProgress) => void, onEachReply?: (progress: ReadProgress) => void): ReadProgress {
-    const replicas = this.preferenceList(key);
+    const replicas = this.replicasOf(key);
     const progress: ReadProgress = { replicas, replies: [] };
     let failures = 0;
     let settled = false;
@@ -619,6 +633,7 @@ export class Kv implements Protocol {
     const sync = this.unsynced.get(key) ?? { writes: 0, durable: current };
     sync.writes++;
     this.unsynced.set(key, sync);
+    this.held.set(key, winner);
     this.env.storage.put(DATA + key, winner, () => {
       if (!sync.durable || compareVersions(winner.version, sync.durable.version) > 0) sync.durable = winner;
       if (--sync.writes === 0) this.unsynced.delete(key);
@@ -730,7 +745,7 @@ export class Kv implements Protocol {
       const owner = rest.slice(0, slash);
       const key = rest.slice(slash + 1);
       const hint = this.env.storage.get<KvRecord>(storageKey)!;
-      const targets = members.includes(owner) ? [owner] : this.preferenceList(key);
+      const targets = members.includes(owner) ? [owner] : this.replicasOf(key);
       this.deliverAway(storageKey, key, hint, targets, 'hint', () => {
         this.env.emit({ type: 'kv.hint_delivered', key, owner, to: targets, version: hint.version });
       });
@@ -742,7 +757,7 @@ export class Kv implements Protocol {
    * owns) to `targets`, and deletes it here once all of them acknowledged it
    * durably — unless it changed in the meantime.
    */
-  private deliverAway(storageKey: string, key: string, record: KvRecord, targets: NodeId[], cause: PutCause, onDelivered: () => void): void {
+  private deliverAway(storageKey: string, key: string, record: KvRecord, targets: readonly NodeId[], cause: PutCause, onDelivered: () => void): void {
     if (this.delivering.has(storageKey) || targets.length === 0) return;
     this.delivering.add(storageKey);
     let waiting = targets.length;
@@ -754,10 +769,16 @@ export class Kv implements Protocol {
         this.delivering.delete(storageKey);
         const now = this.env.storage.get<KvRecord>(storageKey);
         if (failed || !now || compareVersions(now.version, record.version) !== 0) return;
-        this.env.storage.delete(storageKey);
+        this.forget(storageKey);
         onDelivered();
       });
     }
+  }
+
+  /** Deletes a record held for others once they have it (a hint, or a key this node no longer owns). */
+  private forget(storageKey: string): void {
+    this.env.storage.delete(storageKey);
+    if (storageKey.startsWith(DATA)) this.held.delete(storageKey.slice(DATA.length));
   }
 
   // ----------------------------------------------------------- anti-entropy
@@ -770,30 +791,40 @@ export class Kv implements Protocol {
     });
   }
 
+  /**
+   * One pass over the keys this node holds: a key it no longer owns is
+   * handed to its owners; every other key is listed, if its version has
+   * settled, under each peer that should hold it too. Then one of those
+   * peers gets the digest of its list.
+   */
   private antiEntropyRound(): void {
     this.syncMembership();
     const me = this.env.id;
-    // Keys this node holds but no longer owns go to their owners.
-    const sharing = new Set<NodeId>();
-    for (const storageKey of this.env.storage.keys(DATA)) {
-      const key = storageKey.slice(DATA.length);
-      const replicas = this.preferenceList(key);
+    // Both sides leave out the same young versions: the cut-off travels with the digest.
+    const before = this.env.now() - this.config.antiEntropySettleMs;
+    const shared = new Map<NodeId, KeyVersion[]>();
+    for (const key of this.held.keys()) {
+      const record = this.record(key)!;
+      const replicas = this.replicasOf(key);
       if (!replicas.includes(me)) {
-        const record = this.record(key)!;
-        this.deliverAway(storageKey, key, record, replicas, 'handoff', () => {
+        this.deliverAway(DATA + key, key, record, replicas, 'handoff', () => {
           this.env.emit({ type: 'kv.handed_off', key, to: replicas, version: record.version });
         });
         continue;
       }
-      for (const node of replicas) if (node !== me) sharing.add(node);
+      const settled = record.version.wall < before ? { key, version: record.version } : undefined;
+      for (const node of replicas) {
+        if (node === me) continue;
+        let list = shared.get(node);
+        if (!list) shared.set(node, (list = []));
+        if (settled) list.push(settled);
+      }
     }
     // A peer that shares keys with us; with none known (an empty node), anyone.
-    const candidates = sharing.size > 0 ? [...sharing].sort() : [...this.env.peers()];
+    const candidates = shared.size > 0 ? [...shared.keys()].sort() : [...this.env.peers()];
     if (candidates.length === 0) return;
     const peer = candidates[Math.floor(this.env.random() * candidates.length)]!;
-    // Both sides leave out the same young versions: the cut-off travels with the digest.
-    const before = this.env.now() - this.config.antiEntropySettleMs;
-    const mine = this.sharedWith(peer, before);
+    const mine = shared.get(peer) ?? [];
     this.env.rpc(peer, { type: 'kv.ae_digest', before, buckets: digest(mine, this.config.digestBuckets) }, this.config.replicaTimeoutMs, (reply) => {
       if (isError(reply)) return;
       this.reconcile(peer, mine, reply.buckets as number[], reply.records as Array<[string, KvRecord]>);
@@ -803,11 +834,10 @@ export class Kv implements Protocol {
   /** The keys this node holds that `peer` should hold too, with their versions, if older than `before`. */
   private sharedWith(peer: NodeId, before: number): KeyVersion[] {
     const out: KeyVersion[] = [];
-    for (const storageKey of this.env.storage.keys(DATA)) {
-      const key = storageKey.slice(DATA.length);
+    for (const key of this.held.keys()) {
       const { version } = this.record(key)!;
       if (version.wall >= before) continue;
-      const replicas = this.preferenceList(key);
+      const replicas = this.replicasOf(key);
       if (replicas.includes(peer) && replicas.includes(this.env.id)) out.push({ key, version });
     }
     return out;
@@ -821,7 +851,8 @@ export class Kv implements Protocol {
     const mine = this.sharedWith(src, body.before);
     const buckets = differingBuckets(digest(mine, this.config.digestBuckets), body.buckets as number[]);
     const differ = new Set(buckets);
-    const records = mine.filter((kv) => differ.has(bucketOf(kv.key, this.config.digestBuckets))).map((kv) => [kv.key, this.record(kv.key)!]);
+    // Every bucket matched in the steady state: then no record travels.
+    const records = differ.size === 0 ? [] : mine.filter((kv) => differ.has(bucketOf(kv.key, this.config.digestBuckets))).map((kv) => [kv.key, this.record(kv.key)!]);
     respond({ type: 'kv.ae_digest_ok', buckets, records });
   }
 
@@ -834,18 +865,21 @@ export class Kv implements Protocol {
     for (const [key, record] of theirs) {
       const local = this.record(key);
       if (!isRecord(record) || (local && compareVersions(local.version, record.version) >= 0)) continue;
-      if (!this.preferenceList(key).includes(this.env.id)) continue;
+      if (!this.replicasOf(key).includes(this.env.id)) continue;
       pulled++;
       this.observeVersion(record.version);
       this.apply(key, record, 'anti_entropy', peer, () => {});
     }
-    for (const { key } of mine) {
-      if (!differ.has(bucketOf(key, this.config.digestBuckets))) continue;
-      const local = this.record(key)!;
-      const there = theirs.get(key);
-      if (there && compareVersions(there.version, local.version) >= 0) continue;
-      pushed++;
-      this.sendRecord(peer, key, local, 'anti_entropy');
+    // Every bucket matched in the steady state: then there is nothing to push.
+    if (differ.size > 0) {
+      for (const { key } of mine) {
+        if (!differ.has(bucketOf(key, this.config.digestBuckets))) continue;
+        const local = this.record(key)!;
+        const there = theirs.get(key);
+        if (there && compareVersions(there.version, local.version) >= 0) continue;
+        pushed++;
+        this.sendRecord(peer, key, local, 'anti_entropy');
+      }
     }
     this.lastAntiEntropy = { peer, at: this.env.now(), pulled, pushed };
   }
@@ -865,12 +899,41 @@ function isRecord(record: unknown): record is KvRecord {
   return typeof r === 'object' && r !== null && isVersion(r.version) && isVersion(r.seen) && 'value' in r;
 }
 
+/** Records by key, whose keys can also be listed in ascending order (sorted again only after a key came or went). */
+class HeldRecords {
+  private readonly byKey = new Map<string, KvRecord>();
+  private ordered: readonly string[] | undefined = [];
+
+  get(key: string): KvRecord | undefined {
+    return this.byKey.get(key);
+  }
+
+  set(key: string, record: KvRecord): void {
+    if (!this.byKey.has(key)) this.ordered = undefined;
+    this.byKey.set(key, record);
+  }
+
+  delete(key: string): void {
+    if (this.byKey.delete(key)) this.ordered = undefined;
+  }
+
+  /** The records, in no particular order. */
+  values(): IterableIterator<KvRecord> {
+    return this.byKey.values();
+  }
+
+  /** The keys in ascending order, as storage lists them. A snapshot: later changes leave it alone. */
+  keys(): readonly string[] {
+    return (this.ordered ??= [...this.byKey.keys()].sort());
+  }
+}
+
 /**
  * The "quorum not met" answer. Definite (code 11) only when the value can
  * have reached no replica; otherwise indefinite (code 0) — see the top of
  * the file.
  */
-function quorumNotMet(replicas: NodeId[], needed: number, got: number, definite: boolean, phase?: string): Body {
+function quorumNotMet(replicas: readonly NodeId[], needed: number, got: number, definite: boolean, phase?: string): Body {
   const code = definite ? ErrorCode.TemporarilyUnavailable : ErrorCode.Timeout;
   const text = definite
     ? `quorum not met: ${got} of ${needed} replicas answered${phase ? ` in the ${phase}` : ''}; the operation did not take effect`

@@ -28,6 +28,13 @@
  * the first N **distinct physical** nodes met walking clockwise from the key
  * (skipping further virtual nodes of a node already chosen). The first is
  * the owner; the others hold the replicas. This is Dynamo's scheme.
+ *
+ * That walk depends only on the point the key lands on, not on the key: all
+ * the keys of one arc share one preference list. So the ring remembers the
+ * list it walked from each point (per list length asked for), and the next
+ * key landing on that point costs one hash, one binary search and one array
+ * read. A store asks for the replicas of every key it holds on every
+ * anti-entropy round, so this pays; adding or removing a node forgets them.
  */
 
 import { murmur3, RING_SIZE } from './hashing.js';
@@ -46,9 +53,10 @@ export interface Partitioner {
   ownerOf(key: string): NodeId;
   /**
    * The first `n` distinct physical nodes responsible for `key`, owner
-   * first. Returns fewer than `n` when the cluster has fewer nodes.
+   * first. Returns fewer than `n` when the cluster has fewer nodes. The
+   * list may be shared between calls: copy it before changing it.
    */
-  preferenceList(key: string, n: number): NodeId[];
+  preferenceList(key: string, n: number): readonly NodeId[];
 }
 
 export interface RingConfig {
@@ -97,7 +105,7 @@ export class ModuloStrategy implements Partitioner {
     return this.members[this.slotOf(key)] ?? noNodes();
   }
 
-  preferenceList(key: string, n: number): NodeId[] {
+  preferenceList(key: string, n: number): readonly NodeId[] {
     if (this.members.length === 0) noNodes();
     const first = this.slotOf(key);
     const count = Math.min(n, this.members.length);
@@ -127,6 +135,12 @@ export class ConsistentHashRing implements Partitioner {
   private readonly members: NodeId[] = [];
   /** Every virtual node, sorted by position (ties by node id, so the order never depends on insertion). */
   private points: RingPoint[] = [];
+  /**
+   * Preference lists walked so far, per list length: entry i (filled on
+   * first use) is the list of every key that lands on point i. Emptied
+   * whenever the points change.
+   */
+  private readonly lists = new Map<number, Array<readonly NodeId[] | undefined>>();
 
   constructor(nodes: readonly NodeId[] = [], config: Partial<RingConfig> = {}) {
     this.config = { ...DEFAULT_RING_CONFIG, ...config };
@@ -148,7 +162,9 @@ export class ConsistentHashRing implements Partitioner {
   }
 
   addNode(node: NodeId): void {
-    if (this.place(node)) this.sortPoints();
+    if (!this.place(node)) return;
+    this.sortPoints();
+    this.lists.clear();
   }
 
   /** Adds a node's virtual points unsorted; false if it was already there. */
@@ -169,6 +185,7 @@ export class ConsistentHashRing implements Partitioner {
     if (!this.members.includes(node)) return;
     this.members.splice(this.members.indexOf(node), 1);
     this.points = this.points.filter((p) => p.node !== node);
+    this.lists.clear();
   }
 
   ownerOf(key: string): NodeId {
@@ -176,13 +193,25 @@ export class ConsistentHashRing implements Partitioner {
     return this.points[this.firstPointAtOrAfter(murmur3(key))]!.node;
   }
 
-  preferenceList(key: string, n: number): NodeId[] {
+  /** The key's preference list: walked from the key's point once, then remembered (and frozen: it is shared). */
+  preferenceList(key: string, n: number): readonly NodeId[] {
     if (this.points.length === 0) noNodes();
     const wanted = Math.min(n, this.members.length);
-    const chosen: NodeId[] = [];
-    // Walk clockwise from the key, skipping nodes already chosen; at most
-    // once around the circle.
+    let walked = this.lists.get(wanted);
+    if (!walked) {
+      walked = new Array<readonly NodeId[] | undefined>(this.points.length);
+      this.lists.set(wanted, walked);
+    }
     const start = this.firstPointAtOrAfter(murmur3(key));
+    return (walked[start] ??= Object.freeze(this.walk(start, wanted)));
+  }
+
+  /**
+   * The first `wanted` distinct nodes met walking clockwise from point
+   * `start`, skipping nodes already chosen; at most once around the circle.
+   */
+  private walk(start: number, wanted: number): NodeId[] {
+    const chosen: NodeId[] = [];
     for (let step = 0; step < this.points.length && chosen.length < wanted; step++) {
       const node = this.points[(start + step) % this.points.length]!.node;
       if (!chosen.includes(node)) chosen.push(node);

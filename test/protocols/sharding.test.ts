@@ -13,8 +13,27 @@ import {
   sampleKeys,
   type Partitioner,
 } from '../../src/protocols/sharding.js';
+import { murmur3 } from '../../src/protocols/hashing.js';
 
 const keys = sampleKeys(2000);
+
+/**
+ * The preference list by its definition, with nothing remembered: from the
+ * first point at or after the key's hash (wrapping), walk clockwise once
+ * around and take the first `n` distinct nodes.
+ */
+function walkedList(ring: ConsistentHashRing, key: string, n: number): string[] {
+  const points = ring.ring();
+  const hash = murmur3(key);
+  const first = points.findIndex((p) => p.position >= hash);
+  const start = first === -1 ? 0 : first;
+  const chosen: string[] = [];
+  for (let step = 0; step < points.length && chosen.length < n; step++) {
+    const node = points[(start + step) % points.length]!.node;
+    if (!chosen.includes(node)) chosen.push(node);
+  }
+  return chosen;
+}
 
 /** Coefficient of variation of the ring share per node: 0 is perfectly even. */
 function shareSpread(ring: ConsistentHashRing): number {
@@ -118,6 +137,42 @@ describe('ConsistentHashRing', () => {
     });
     expect(wrong).toEqual([]);
     expect(keys.some((key) => after.preferenceList(key, 3).includes('6'))).toBe(true);
+  });
+
+  it('remembered preference lists equal walked ones, for several N, across joins and leaves', () => {
+    // Few points per node, so that many keys share a point and a list is
+    // looked up again after it was first walked.
+    for (const vnodes of [4, DEFAULT_RING_CONFIG.vnodes]) {
+      const ring = new ConsistentHashRing(numberedNodes(5), { vnodes });
+      const wrong: string[] = [];
+      const compare = (stage: string) => {
+        for (const n of [1, 2, 3, 5, 8]) {
+          for (const key of keys.slice(0, 500)) {
+            for (const round of [1, 2]) {
+              const got = ring.preferenceList(key, n);
+              const want = walkedList(ring, key, n);
+              if (got.join() !== want.join()) wrong.push(`vnodes=${vnodes} ${stage} N=${n} ${key} (lookup ${round}): ${got.join()} != ${want.join()}`);
+            }
+          }
+        }
+      };
+      compare('start');
+      ring.addNode('6');
+      compare('after adding 6');
+      ring.removeNode('2');
+      compare('after removing 2');
+      ring.removeNode('6');
+      ring.addNode('2');
+      compare('back to 1-5');
+      expect(wrong.slice(0, 5)).toEqual([]);
+    }
+  });
+
+  it('hands out preference lists nobody can change', () => {
+    const ring = new ConsistentHashRing(numberedNodes(4));
+    const list = ring.preferenceList('user_1', 3) as string[];
+    expect(() => list.reverse()).toThrow(TypeError);
+    expect(ring.preferenceList('user_1', 3)).toEqual(walkedList(ring, 'user_1', 3));
   });
 
   it('removing a node and adding it back restores every placement', () => {
