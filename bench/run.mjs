@@ -165,7 +165,7 @@ async function quorumSection() {
   // process, where info lines would cost the load generator CPU. The
   // single node they are compared with runs the same way, in this section.
   const quiet = ['--log-level', 'warn'];
-  const cluster = await LocalCluster.start({ nodes: 3, basePort: 0, rosterPath: join(workDir, 'quorum-roster.yaml'), nodeArgs: () => [...quiet, ...nodeArgs()] });
+  const cluster = await LocalCluster.start({ nodes: 3, basePort: 0, cliPath: CLI_PATH, rosterPath: join(workDir, 'quorum-roster.yaml'), nodeArgs: () => [...quiet, ...nodeArgs()] });
   let alone;
   try {
     const url = cluster.nodes[0].url;

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { LocalCluster } from '../../dist/cli/local-cluster.js';
+import { CLI_PATH } from '../lib/processes.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,6 +37,7 @@ const dir = mkdtempSync(join(tmpdir(), 'distlab-kvbench-'));
 const cluster = await LocalCluster.start({
   nodes: Number(opts.nodes),
   basePort: 0,
+  cliPath: CLI_PATH,
   rosterPath: join(dir, 'roster.yaml'),
   stdio: 'pipe',
   nodeArgs: (id) => ['--log-level', 'warn', ...(opts.memory ? [] : ['--data-dir', join(dir, id)])],

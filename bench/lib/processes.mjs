@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { NODE_V8_FLAGS, reservePorts } from '../../dist/cli/local-cluster.js';
 
-export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../dist/bundle/main.js', import.meta.url));
 export const BASELINE_PATH = fileURLToPath(new URL('../baseline-server.mjs', import.meta.url));
 
 /** Every child still running, stopped by stopAll(). */

@@ -18,7 +18,7 @@ import { LocalCluster } from '../../dist/cli/local-cluster.js';
 
 const runs = Number(process.argv[2] ?? 5);
 const dir = mkdtempSync(join(tmpdir(), 'distlab-bench-'));
-const cliPath = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const cliPath = fileURLToPath(new URL('../../dist/bundle/main.js', import.meta.url));
 const cluster = await LocalCluster.start({ nodes: 5, basePort: 0, rosterPath: join(dir, 'roster.yaml'), cliPath, nodeArgs: ['--log-level', 'warn'], stdio: 'pipe' });
 const url = (id) => cluster.node(id).url;
 const survivors = ['1', '2', '3', '4'];

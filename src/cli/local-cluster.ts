@@ -74,7 +74,7 @@ const STOP_GRACE_MS = 5000;
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
 
-/** The CLI entry point next to this module (dist/cli/main.js once built). */
+/** The CLI entry point next to this module: dist/bundle/main.js in the bundle users run (scripts/bundle.mjs), dist/cli/main.js in tsc's output. */
 function defaultCliPath(): string {
   return fileURLToPath(new URL('./main.js', import.meta.url));
 }

@@ -1,5 +1,5 @@
 /**
- * `distlab check ...` as a user runs it: the built CLI (dist/cli/main.js,
+ * `distlab check ...` as a user runs it: the built CLI (dist/bundle/main.js,
  * built by `npm test` or `npx tsc -p .`) in a child process. Exit codes:
  * 0 pass, 1 fail, 2 cannot tell or malformed input.
  */
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, jsonl, REPO_ROOT, TESTDATA } from './helpers.js';
 
-const MAIN = join(REPO_ROOT, 'dist/cli/main.js');
+const MAIN = join(REPO_ROOT, 'dist/bundle/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'distlab-check-cli-'));
 
 function distlab(...args: string[]) {

@@ -1,5 +1,5 @@
 /**
- * `distlab shard` end to end: runs the built CLI (dist/cli/main.js, built by
+ * `distlab shard` end to end: runs the built CLI (dist/bundle/main.js, built by
  * `npm test` or `npx tsc -p .`) as a child process and checks its output
  * against the library it fronts.
  */
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConsistentHashRing, ModuloStrategy, type RebalanceReport } from '../../src/protocols/sharding.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/bundle/main.js', import.meta.url));
 
 interface Run {
   code: number;

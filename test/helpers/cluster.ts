@@ -1,6 +1,6 @@
 /**
  * Real node processes for integration tests: start nodes and clusters of the
- * built CLI (dist/cli/main.js) on free ports, talk to them, and stop
+ * built CLI (dist/bundle/main.js, what users run) on free ports, talk to them, and stop
  * everything afterwards.
  *
  *     afterEach(stopAll);
@@ -21,7 +21,7 @@ import { Agent, request } from 'undici';
 import { LocalCluster, type LocalClusterOptions, type LocalNode } from '../../src/cli/local-cluster.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const CLI_PATH = join(REPO_ROOT, 'dist/cli/main.js');
+export const CLI_PATH = join(REPO_ROOT, 'dist/bundle/main.js');
 
 function requireBuild(): void {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: build first (npx tsc -p .), or run npm test`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const CLI = 'dist/cli/main.js';
+const CLI = 'dist/bundle/main.js';
 
 function sim(...args: string[]) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npx tsc -p .' (npm test does) before this test`);

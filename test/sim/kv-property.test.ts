@@ -113,7 +113,7 @@ describe('kv in the simulator under partitions, loss and crashes', () => {
   });
 });
 
-const CLI = 'dist/cli/main.js';
+const CLI = 'dist/bundle/main.js';
 
 function distlab(...args: string[]) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npx tsc -p .' (npm test does) before this test`);
