@@ -2,7 +2,7 @@
 /**
  * Quorum-write latency of the replicated /data at a fixed offered rate.
  *
- *   npx tsc -p . && node bench/kv/latency.mjs [--rate 1000] [--seconds 20] [--nodes 3] [--w 2] [--memory]
+ *   npm run build && node bench/kv/latency.mjs [--rate 1000] [--seconds 20] [--nodes 3] [--w 2] [--memory]
  *
  * Starts a local cluster (built CLI, fresh SQLite data directories in a temp
  * dir unless --memory), then sends POST /data {key, value} open-loop: every

@@ -2,7 +2,7 @@
 /**
  * Failure detection and re-election on a live 5-node loopback cluster.
  *
- *     npx tsc -p . && node bench/live/detection.mjs [runs=5]
+ *     npm run build && node bench/live/detection.mjs [runs=5]
  *
  * Each run SIGKILLs the leader (node 5) and measures, from the kill, how long
  * until (a) every survivor follows a new leader (bully: node 4) and (b) every
