@@ -231,6 +231,7 @@ export class LiveHost implements HostEnv {
       put: (key, value, onDurable) => inner.put(key, value, guarded(onDurable)),
       delete: (key, onDurable) => inner.delete(key, guarded(onDurable)),
       keys: (prefix) => inner.keys(prefix),
+      entries: (prefix) => inner.entries(prefix),
     };
   }
 

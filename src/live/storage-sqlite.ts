@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Storage } from '../protocols/env.js';
+import { SortedMap } from '../protocols/sorted-map.js';
 
 interface Change {
   key: string;
@@ -36,7 +37,7 @@ export interface SqliteStorageOptions {
 export class SqliteStorage implements Storage {
   readonly file: string;
   private readonly db: Database.Database;
-  private readonly data = new Map<string, unknown>();
+  private readonly data = new SortedMap<unknown>();
   private queue: Change[] = [];
   private closed = false;
   private readonly commit: (batch: Change[]) => void;
@@ -83,9 +84,11 @@ export class SqliteStorage implements Storage {
   }
 
   keys(prefix = ''): string[] {
-    const out: string[] = [];
-    for (const k of this.data.keys()) if (k.startsWith(prefix)) out.push(k);
-    return out.sort();
+    return this.data.keys(prefix);
+  }
+
+  entries<T = unknown>(prefix = ''): Array<[string, T]> {
+    return this.data.entries(prefix) as Array<[string, T]>;
   }
 
   /** How many keys are stored. */

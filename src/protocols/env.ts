@@ -34,6 +34,8 @@ export interface Storage {
   delete(key: string, onDurable?: () => void): void;
   /** Keys in ascending order, optionally only those starting with `prefix`. */
   keys(prefix?: string): string[];
+  /** The same keys with their values: [key, value] pairs in ascending key order. */
+  entries<T = unknown>(prefix?: string): Array<[string, T]>;
 }
 
 /**

@@ -258,14 +258,6 @@ export class Kv implements Protocol {
   private lastAntiEntropy: KvStatus['lastAntiEntropy'] = null;
   /** Per key with writes not yet durable: how many, and the newest record known to be on disk. */
   private unsynced = new Map<string, { writes: number; durable: KvRecord | undefined }>();
-  /**
-   * The records this node holds, by key: the same objects as in storage,
-   * kept in step with every data write and delete. Anti-entropy visits every
-   * key each round, and asking storage would scan and sort all the node's
-   * keys each time (and look each record up again). Storage stays the truth:
-   * start() rebuilds this from it, since storage is what survives a crash.
-   */
-  private readonly held = new HeldRecords();
 
   constructor(
     private readonly env: Env,
@@ -285,7 +277,6 @@ export class Kv implements Protocol {
       this.durableCeiling = this.raisingTo = ceiling;
       this.restartFloor = ceiling;
     }
-    for (const storageKey of this.env.storage.keys(DATA)) this.held.set(storageKey.slice(DATA.length), this.env.storage.get<KvRecord>(storageKey)!);
     this.syncMembership();
     this.scheduleAntiEntropy();
     this.scheduleHints();
@@ -312,7 +303,7 @@ export class Kv implements Protocol {
   status(): KvStatus {
     let keys = 0;
     let tombstones = 0;
-    for (const record of this.held.values()) {
+    for (const [, record] of this.held()) {
       if (record.tombstone) tombstones++;
       else keys++;
     }
@@ -322,7 +313,14 @@ export class Kv implements Protocol {
 
   /** This node's stored record for a key (for views and tests). */
   record(key: string): KvRecord | undefined {
-    return this.held.get(key);
+    return this.env.storage.get<KvRecord>(DATA + key);
+  }
+
+  /** Every key this node holds with its record, in ascending key order. */
+  private held(): Array<[string, KvRecord]> {
+    const entries = this.env.storage.entries<KvRecord>(DATA);
+    for (const e of entries) e[0] = e[0].slice(DATA.length);
+    return entries;
   }
 
   /** The key's replicas under the current membership, owner first (a copy, for views and tests). */
@@ -437,7 +435,7 @@ export class Kv implements Protocol {
           answer(best, back.acks);
         });
       },
-      (progress) => repair(progress),
+      repair,
     );
   }
 
@@ -633,7 +631,6 @@ export class Kv implements Protocol {
     const sync = this.unsynced.get(key) ?? { writes: 0, durable: current };
     sync.writes++;
     this.unsynced.set(key, sync);
-    this.held.set(key, winner);
     this.env.storage.put(DATA + key, winner, () => {
       if (!sync.durable || compareVersions(winner.version, sync.durable.version) > 0) sync.durable = winner;
       if (--sync.writes === 0) this.unsynced.delete(key);
@@ -769,16 +766,10 @@ export class Kv implements Protocol {
         this.delivering.delete(storageKey);
         const now = this.env.storage.get<KvRecord>(storageKey);
         if (failed || !now || compareVersions(now.version, record.version) !== 0) return;
-        this.forget(storageKey);
+        this.env.storage.delete(storageKey);
         onDelivered();
       });
     }
-  }
-
-  /** Deletes a record held for others once they have it (a hint, or a key this node no longer owns). */
-  private forget(storageKey: string): void {
-    this.env.storage.delete(storageKey);
-    if (storageKey.startsWith(DATA)) this.held.delete(storageKey.slice(DATA.length));
   }
 
   // ----------------------------------------------------------- anti-entropy
@@ -803,8 +794,7 @@ export class Kv implements Protocol {
     // Both sides leave out the same young versions: the cut-off travels with the digest.
     const before = this.env.now() - this.config.antiEntropySettleMs;
     const shared = new Map<NodeId, KeyVersion[]>();
-    for (const key of this.held.keys()) {
-      const record = this.record(key)!;
+    for (const [key, record] of this.held()) {
       const replicas = this.replicasOf(key);
       if (!replicas.includes(me)) {
         this.deliverAway(DATA + key, key, record, replicas, 'handoff', () => {
@@ -834,8 +824,7 @@ export class Kv implements Protocol {
   /** The keys this node holds that `peer` should hold too, with their versions, if older than `before`. */
   private sharedWith(peer: NodeId, before: number): KeyVersion[] {
     const out: KeyVersion[] = [];
-    for (const key of this.held.keys()) {
-      const { version } = this.record(key)!;
+    for (const [key, { version }] of this.held()) {
       if (version.wall >= before) continue;
       const replicas = this.replicasOf(key);
       if (replicas.includes(peer) && replicas.includes(this.env.id)) out.push({ key, version });
@@ -897,35 +886,6 @@ function isVersion(v: unknown): v is Version {
 function isRecord(record: unknown): record is KvRecord {
   const r = record as KvRecord | null;
   return typeof r === 'object' && r !== null && isVersion(r.version) && isVersion(r.seen) && 'value' in r;
-}
-
-/** Records by key, whose keys can also be listed in ascending order (sorted again only after a key came or went). */
-class HeldRecords {
-  private readonly byKey = new Map<string, KvRecord>();
-  private ordered: readonly string[] | undefined = [];
-
-  get(key: string): KvRecord | undefined {
-    return this.byKey.get(key);
-  }
-
-  set(key: string, record: KvRecord): void {
-    if (!this.byKey.has(key)) this.ordered = undefined;
-    this.byKey.set(key, record);
-  }
-
-  delete(key: string): void {
-    if (this.byKey.delete(key)) this.ordered = undefined;
-  }
-
-  /** The records, in no particular order. */
-  values(): IterableIterator<KvRecord> {
-    return this.byKey.values();
-  }
-
-  /** The keys in ascending order, as storage lists them. A snapshot: later changes leave it alone. */
-  keys(): readonly string[] {
-    return (this.ordered ??= [...this.byKey.keys()].sort());
-  }
 }
 
 /**

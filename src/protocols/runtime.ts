@@ -27,6 +27,7 @@
 
 import { ErrorCode, errorBody, type Body, type Envelope, type NodeId } from './envelope.js';
 import type { Env, HostEnv, Protocol, ProtocolFactory, ReplyHandler, Storage, TimerId } from './env.js';
+import { SortedMap } from './sorted-map.js';
 
 interface PendingRpc {
   dest: NodeId;
@@ -222,6 +223,12 @@ export class PrefixedStorage implements Storage {
   keys(prefix = ''): string[] {
     return this.inner.keys(this.prefix + prefix).map((k) => k.slice(this.prefix.length));
   }
+
+  entries<T = unknown>(prefix = ''): Array<[string, T]> {
+    const entries = this.inner.entries<T>(this.prefix + prefix);
+    for (const e of entries) e[0] = e[0].slice(this.prefix.length);
+    return entries;
+  }
 }
 
 /**
@@ -231,7 +238,7 @@ export class PrefixedStorage implements Storage {
  * data directory.
  */
 export class MemoryStorage implements Storage {
-  private readonly data = new Map<string, unknown>();
+  private readonly data = new SortedMap<unknown>();
 
   constructor(private readonly defer: (fn: () => void) => void = (fn) => fn()) {}
 
@@ -250,8 +257,10 @@ export class MemoryStorage implements Storage {
   }
 
   keys(prefix = ''): string[] {
-    const out: string[] = [];
-    for (const k of this.data.keys()) if (k.startsWith(prefix)) out.push(k);
-    return out.sort();
+    return this.data.keys(prefix);
+  }
+
+  entries<T = unknown>(prefix = ''): Array<[string, T]> {
+    return this.data.entries(prefix) as Array<[string, T]>;
   }
 }

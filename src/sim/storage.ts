@@ -8,9 +8,10 @@
  * what lets a test catch a protocol that acknowledges before it has persisted.
  */
 import type { Storage } from '../protocols/env.js';
+import { SortedMap } from '../protocols/sorted-map.js';
 
 export class SimStorage implements Storage {
-  private visible = new Map<string, unknown>();
+  private visible = new SortedMap<unknown>();
   /** What survives a crash. Values are snapshots taken at write time. */
   private readonly durable = new Map<string, unknown>();
 
@@ -42,14 +43,16 @@ export class SimStorage implements Storage {
   }
 
   keys(prefix = ''): string[] {
-    const out: string[] = [];
-    for (const k of this.visible.keys()) if (k.startsWith(prefix)) out.push(k);
-    return out.sort();
+    return this.visible.keys(prefix);
+  }
+
+  entries<T = unknown>(prefix = ''): Array<[string, T]> {
+    return this.visible.entries(prefix) as Array<[string, T]>;
   }
 
   /** The node crashed: forget every write that had not reached the disk. */
   crash(): void {
-    this.visible = new Map();
+    this.visible = new SortedMap();
     for (const [k, v] of this.durable) this.visible.set(k, structuredClone(v));
   }
 }
