@@ -316,15 +316,12 @@ export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): 
     errorHandler,
     // One envelope or an array of them: a single one is wrapped before validation.
     preValidation: async (request) => {
-      const body = request.body;
-      if (body !== null && typeof body === 'object' && !Array.isArray(body)) request.body = [body as Envelope];
+      request.body = asBatch(request.body) as Envelope[];
     },
     handler: async (request, reply) => {
       const msgs = request.body;
-      const wrong = msgs.findIndex((m) => m.dest !== host.id);
-      if (wrong >= 0) {
-        return reply.code(400).send({ error: 'Bad Request', detail: `envelope ${wrong} is addressed to ${msgs[wrong]?.dest}, but this is node ${host.id}` });
-      }
+      const misaddressed = misaddressedEnvelope(msgs, host.id);
+      if (misaddressed) return reply.code(400).send({ error: 'Bad Request', detail: misaddressed });
       setImmediate(() => host.receive(msgs));
       return reply.code(202).send({ accepted: msgs.length });
     },
@@ -340,6 +337,17 @@ export function registerRuntime(app: FastifyInstance, options: RuntimeOptions): 
 }
 
 const checkBatch = TypeCompiler.Compile(EnvelopeBatch);
+
+/** One envelope or an array of them, as an array (anything else is left for validation to refuse). */
+function asBatch(body: unknown): unknown {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? [body] : body;
+}
+
+/** Why a batch from a peer (a POST or a frame) cannot be taken: an envelope for another node. */
+function misaddressedEnvelope(msgs: readonly { dest: string }[], self: NodeId): string | undefined {
+  const wrong = msgs.findIndex((m) => m.dest !== self);
+  return wrong < 0 ? undefined : `envelope ${wrong} is addressed to ${msgs[wrong]!.dest}, but this is node ${self}`;
+}
 
 /**
  * The receiving end of the peer transport: WebSocket upgrades of
@@ -371,13 +379,13 @@ function acceptPeerSockets(app: FastifyInstance, host: LiveHost, maxPayload: num
           } catch {
             return frameError('a frame that is not JSON');
           }
-          if (msgs !== null && typeof msgs === 'object' && !Array.isArray(msgs)) msgs = [msgs];
+          msgs = asBatch(msgs);
           if (!checkBatch.Check(msgs)) {
             const first = checkBatch.Errors(msgs).First();
             return frameError(`a frame that is not an array of envelopes: ${first ? `${first.path || '(root)'}: ${first.message}` : 'invalid'}`);
           }
-          const wrong = msgs.findIndex((m) => m.dest !== host.id);
-          if (wrong >= 0) return frameError(`envelope ${wrong} of a frame is addressed to ${msgs[wrong]?.dest}, but this is node ${host.id}`);
+          const misaddressed = misaddressedEnvelope(msgs, host.id);
+          if (misaddressed) return frameError(`a frame with ${misaddressed}`);
           host.receive(msgs as Envelope[]);
         });
       });

@@ -89,8 +89,8 @@ export interface TransportStats {
   envelopesSent: number;
   /** Sockets that failed to open or broke. */
   failures: number;
-  /** Frames received from peers. */
-  framesReceived: number;
+  /** Batches received from peers (frames, or POSTs to /envelope). */
+  batchesReceived: number;
 }
 
 interface Queued {
@@ -105,7 +105,6 @@ interface Link {
   /** ws:// (or wss://) URL of the peer's /envelope route. */
   url: string;
   socket: WebSocket | undefined;
-  open: boolean;
   queue: Queued[];
   flushScheduled: boolean;
   /** After a failure: no new dial before this time; envelopes meanwhile are dropped with `lastError`. */
@@ -124,7 +123,7 @@ export class PeerTransport {
   private readonly config: TransportConfig;
   private readonly links = new Map<NodeId, Link>();
   private readonly delayed = new Set<NodeJS.Timeout>();
-  private readonly counters: TransportStats = { frames: 0, envelopesSent: 0, failures: 0, framesReceived: 0 };
+  private readonly counters: TransportStats = { frames: 0, envelopesSent: 0, failures: 0, batchesReceived: 0 };
   private closed = false;
 
   constructor(
@@ -155,7 +154,6 @@ export class PeerTransport {
         peer,
         url: url.toString(),
         socket: undefined,
-        open: false,
         queue: [],
         flushScheduled: false,
         retryAt: 0,
@@ -189,7 +187,7 @@ export class PeerTransport {
 
   /** A batch of envelopes that arrived from a peer: partitions are checked, then each is delivered. */
   receive(msgs: readonly Envelope[]): void {
-    this.counters.framesReceived++;
+    this.counters.batchesReceived++;
     for (const msg of msgs) {
       if (this.closed) return;
       const verdict = this.faults.onReceive(msg.src);
@@ -232,7 +230,7 @@ export class PeerTransport {
     if (bytes + 2 > this.config.maxBatchBytes) return this.dropped(msg, 'send', 'too large');
     link.queue.push({ msg, json, bytes });
     if (!link.socket) void this.dial(link);
-    else if (link.open) this.scheduleFlush(link);
+    else if (isOpen(link.socket)) this.scheduleFlush(link);
   }
 
   private scheduleFlush(link: Link): void {
@@ -247,7 +245,7 @@ export class PeerTransport {
   /** Sends everything queued for an open link, in frames of at most maxBatchBytes. */
   private flush(link: Link): void {
     const socket = link.socket;
-    if (this.closed || !socket || !link.open) return;
+    if (this.closed || !socket || !isOpen(socket)) return;
     while (link.queue.length > 0) {
       let bytes = 2;
       let count = 0;
@@ -275,9 +273,7 @@ export class PeerTransport {
     if (this.closed || this.links.get(link.peer.id) !== link || link.socket) return;
     const socket = new WebSocket(link.url, { perMessageDeflate: false, handshakeTimeout: this.config.connectTimeoutMs, maxPayload: this.config.maxBatchBytes });
     link.socket = socket;
-    link.open = false;
     socket.on('open', () => {
-      link.open = true;
       link.retryMs = RETRY_MIN_MS;
       link.awaitingPong = false;
       link.heartbeat = setInterval(() => {
@@ -311,7 +307,6 @@ export class PeerTransport {
     link.heartbeat = undefined;
     const socket = link.socket;
     link.socket = undefined;
-    link.open = false;
     socket?.terminate();
   }
 
@@ -328,4 +323,8 @@ export class PeerTransport {
     if (!this.hooks.wants(type)) return;
     this.hooks.emit({ type, src: msg.src, dest: msg.dest, body: msg.body });
   }
+}
+
+function isOpen(socket: WebSocket | undefined): socket is WebSocket {
+  return socket !== undefined && socket.readyState === socket.OPEN;
 }

@@ -86,7 +86,7 @@ export async function startCluster(ids: string[], options: ClusterOptions = {}):
       url: '',
       events: [],
       get batchesReceived() {
-        return host.transport.stats().framesReceived;
+        return host.transport.stats().batchesReceived;
       },
     };
     node.url = await app.listen({ host: '127.0.0.1', port: options.listen?.port ?? 0 });
