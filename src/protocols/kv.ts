@@ -97,7 +97,7 @@
 
 import { ErrorCode, errorBody, isError, type Body, type Envelope, type NodeId } from './envelope.js';
 import type { Env, Protocol, ProtocolFactory, TimerId } from './env.js';
-import { differingBuckets, digest, bucketOf, type KeyVersion } from './kv-antientropy.js';
+import { bucketOf, differingBuckets, digest, DigestIndex, type KeyVersion } from './kv-antientropy.js';
 import { newest, quorumConfigProblem, quorumState, staleReplicas, type ReplicaReply } from './quorum.js';
 import { ConsistentHashRing, DEFAULT_RING_CONFIG } from './sharding.js';
 import {
@@ -256,6 +256,10 @@ export class Kv implements Protocol {
   /** Keys (hints and handoffs) with a delivery in flight, so a round does not send them twice. */
   private delivering = new Set<string>();
   private lastAntiEntropy: KvStatus['lastAntiEntropy'] = null;
+  /** Anti-entropy digests of the keys this node owns, kept up to date as they change. */
+  private readonly digests: DigestIndex;
+  /** Keys this node holds but no longer owns: each round hands them to their owners. */
+  private readonly leaving = new Set<string>();
   /** Per key with writes not yet durable: how many, and the newest record known to be on disk. */
   private unsynced = new Map<string, { writes: number; durable: KvRecord | undefined }>();
 
@@ -264,6 +268,7 @@ export class Kv implements Protocol {
     config: Partial<KvConfig> = {},
   ) {
     this.config = { ...DEFAULT_KV_CONFIG, ...config };
+    this.digests = new DigestIndex(this.config.digestBuckets);
     const problem = quorumConfigProblem(this.config);
     if (problem) throw new Error(`kv: ${problem}`);
     if (this.config.mode === 'linearizable' && this.config.r + this.config.w <= this.config.n) {
@@ -628,6 +633,7 @@ export class Kv implements Protocol {
       conflict = { value: loser.value, version: loser.version, ...(loser.tombstone ? { tombstone: true as const } : {}) };
       this.env.emit({ type: 'kv.conflict', key, winner: winner.version, loser: conflict });
     }
+    if (changed) this.track(key, current, winner);
     const sync = this.unsynced.get(key) ?? { writes: 0, durable: current };
     sync.writes++;
     this.unsynced.set(key, sync);
@@ -712,7 +718,27 @@ export class Kv implements Protocol {
     const first = this.ringOf === '';
     this.ringOf = signature;
     this.ring = new ConsistentHashRing(members, { vnodes: this.config.vnodes });
+    this.reindex();
     if (!first) this.env.emit({ type: 'kv.ring_changed', members: [...members] });
+  }
+
+  /** Rebuilds the digests and the keys to hand off from what storage holds: at start, and when the ring changed. */
+  private reindex(): void {
+    this.digests.clear();
+    this.leaving.clear();
+    for (const [key, record] of this.held()) this.track(key, undefined, record);
+  }
+
+  /** Keeps the digests and the keys to hand off in step with a change of `key`'s record from `before` to `after`. */
+  private track(key: string, before: KvRecord | undefined, after: KvRecord | undefined): void {
+    const replicas = this.replicasOf(key);
+    if (!replicas.includes(this.env.id)) {
+      if (after) this.leaving.add(key);
+      else this.leaving.delete(key);
+      return;
+    }
+    if (before) this.digests.remove(key, replicas, before.version);
+    if (after) this.digests.add(key, replicas, after.version);
   }
 
   /** The next nodes after the preference list, clockwise: where hints go (up to N of them). */
@@ -766,6 +792,8 @@ export class Kv implements Protocol {
         this.delivering.delete(storageKey);
         const now = this.env.storage.get<KvRecord>(storageKey);
         if (failed || !now || compareVersions(now.version, record.version) !== 0) return;
+        // (Tracked first: should the ring change under the call, the rebuilt index still sees the key.)
+        if (storageKey === DATA + key) this.track(key, now, undefined);
         this.env.storage.delete(storageKey);
         onDelivered();
       });
@@ -783,49 +811,45 @@ export class Kv implements Protocol {
   }
 
   /**
-   * One pass over the keys this node holds: a key it no longer owns is
-   * handed to its owners; every other key is listed, if its version has
-   * settled, under each peer that should hold it too. Then one of those
-   * peers gets the digest of its list.
+   * Hands the keys this node no longer owns to their owners, then sends one
+   * peer it shares keys with the digest of the keys both should hold.
    */
   private antiEntropyRound(): void {
     this.syncMembership();
-    const me = this.env.id;
+    for (const key of this.leaving) {
+      const record = this.record(key)!;
+      const replicas = this.replicasOf(key);
+      this.deliverAway(DATA + key, key, record, replicas, 'handoff', () => {
+        this.env.emit({ type: 'kv.handed_off', key, to: replicas, version: record.version });
+      });
+    }
     // Both sides leave out the same young versions: the cut-off travels with the digest.
     const before = this.env.now() - this.config.antiEntropySettleMs;
-    const shared = new Map<NodeId, KeyVersion[]>();
-    for (const [key, record] of this.held()) {
-      const replicas = this.replicasOf(key);
-      if (!replicas.includes(me)) {
-        this.deliverAway(DATA + key, key, record, replicas, 'handoff', () => {
-          this.env.emit({ type: 'kv.handed_off', key, to: replicas, version: record.version });
-        });
-        continue;
-      }
-      const settled = record.version.wall < before ? { key, version: record.version } : undefined;
-      for (const node of replicas) {
-        if (node === me) continue;
-        let list = shared.get(node);
-        if (!list) shared.set(node, (list = []));
-        if (settled) list.push(settled);
-      }
-    }
+    // Peers choose cut-offs by their own clocks: keep young entries one more settling time for those behind ours.
+    this.digests.advance(before - this.config.antiEntropySettleMs);
     // A peer that shares keys with us; with none known (an empty node), anyone.
-    const candidates = shared.size > 0 ? [...shared.keys()].sort() : [...this.env.peers()];
+    const shared = this.digests.peers(this.env.id);
+    const candidates = shared.length > 0 ? shared : [...this.env.peers()];
     if (candidates.length === 0) return;
     const peer = candidates[Math.floor(this.env.random() * candidates.length)]!;
-    const mine = shared.get(peer) ?? [];
-    this.env.rpc(peer, { type: 'kv.ae_digest', before, buckets: digest(mine, this.config.digestBuckets) }, this.config.replicaTimeoutMs, (reply) => {
+    const buckets = this.digestFor(peer, before);
+    this.env.rpc(peer, { type: 'kv.ae_digest', before, buckets }, this.config.replicaTimeoutMs, (reply) => {
       if (isError(reply)) return;
-      this.reconcile(peer, mine, reply.buckets as number[], reply.records as Array<[string, KvRecord]>);
+      this.reconcile(peer, before, reply.buckets as number[], reply.records as Array<[string, KvRecord]>);
     });
   }
 
-  /** The keys this node holds that `peer` should hold too, with their versions, if older than `before`. */
-  private sharedWith(peer: NodeId, before: number): KeyVersion[] {
+  /** The digest of the keys shared with `peer` older than `before`: from the index, or counted afresh when the index cannot tell. */
+  private digestFor(peer: NodeId, before: number): number[] {
+    return this.digests.digestFor(peer, before) ?? digest(this.sharedWith(peer, before), this.config.digestBuckets);
+  }
+
+  /** The keys this node holds that `peer` should hold too, with their versions, if older than `before` (a pass over every key). */
+  private sharedWith(peer: NodeId, before: number, buckets?: ReadonlySet<number>): KeyVersion[] {
     const out: KeyVersion[] = [];
     for (const [key, { version }] of this.held()) {
       if (version.wall >= before) continue;
+      if (buckets && !buckets.has(bucketOf(key, this.config.digestBuckets))) continue;
       const replicas = this.replicasOf(key);
       if (replicas.includes(peer) && replicas.includes(this.env.id)) out.push({ key, version });
     }
@@ -837,16 +861,14 @@ export class Kv implements Protocol {
     if (!Array.isArray(body.buckets) || typeof body.before !== 'number') {
       return respond(errorBody(ErrorCode.MalformedRequest, 'ae_digest needs buckets and before'));
     }
-    const mine = this.sharedWith(src, body.before);
-    const buckets = differingBuckets(digest(mine, this.config.digestBuckets), body.buckets as number[]);
-    const differ = new Set(buckets);
-    // Every bucket matched in the steady state: then no record travels.
-    const records = differ.size === 0 ? [] : mine.filter((kv) => differ.has(bucketOf(kv.key, this.config.digestBuckets))).map((kv) => [kv.key, this.record(kv.key)!]);
+    const buckets = differingBuckets(this.digestFor(src, body.before), body.buckets as number[]);
+    // Every bucket matched in the steady state: then no key is listed and no record travels.
+    const records = buckets.length === 0 ? [] : this.sharedWith(src, body.before, new Set(buckets)).map((kv) => [kv.key, this.record(kv.key)!]);
     respond({ type: 'kv.ae_digest_ok', buckets, records });
   }
 
-  /** The initiator's side: take what is newer there, push what is newer here. */
-  private reconcile(peer: NodeId, mine: KeyVersion[], buckets: number[], records: Array<[string, KvRecord]>): void {
+/** The initiator's side: take what is newer there, push what is newer here. */
+  private reconcile(peer: NodeId, before: number, buckets: number[], records: Array<[string, KvRecord]>): void {
     const differ = new Set(buckets);
     const theirs = new Map(records);
     let pulled = 0;
@@ -861,8 +883,7 @@ export class Kv implements Protocol {
     }
     // Every bucket matched in the steady state: then there is nothing to push.
     if (differ.size > 0) {
-      for (const { key } of mine) {
-        if (!differ.has(bucketOf(key, this.config.digestBuckets))) continue;
+      for (const { key } of this.sharedWith(peer, before, differ)) {
         const local = this.record(key)!;
         const there = theirs.get(key);
         if (there && compareVersions(there.version, local.version) >= 0) continue;
