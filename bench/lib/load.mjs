@@ -41,13 +41,11 @@ export function operation(name, baseUrl) {
 }
 
 /**
- * One autocannon run. `overallRate` (requests/s over all connections) fixes
- * the offered load for latency measurements; without it the connections
- * send as fast as the server answers.
+ * One autocannon run: the connections send as fast as the server answers
+ * (closed loop, for throughput; latency at a fixed rate is bench/lib/open-loop.mjs).
  */
-export async function runLoad(op, { durationS, connections = CONNECTIONS, overallRate }) {
+export async function runLoad(op, { durationS, connections = CONNECTIONS }) {
   const options = { ...op, connections, duration: durationS };
-  if (overallRate !== undefined) options.overallRate = overallRate;
   const r = await autocannon(options);
   return {
     reqPerSec: r.requests.average,
