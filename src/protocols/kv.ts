@@ -377,14 +377,15 @@ export class Kv implements Protocol {
       // holds, whichever is newer. Anything newer it overwrites is reported.
       const local = this.record(key as string)?.version ?? ZERO_VERSION;
       write(isVersion(body.context) ? maxVersion(local, body.context) : local);
-      return;
+    } else {
+      // ABD, phase 1: learn the highest version a read quorum holds.
+      this.query(key as string, this.config.r, (met, read) => {
+        if (request.done) return;
+        if (!met) return request.finish(quorumNotMet(read.replicas, this.config.r, read.replies.length, true, 'read phase of the write'));
+        write(newest(read.replies)?.value.version ?? ZERO_VERSION);
+      });
     }
-    // ABD, phase 1: learn the highest version a read quorum holds.
-    this.query(key as string, this.config.r, (met, read) => {
-      if (request.done) return;
-      if (!met) return request.finish(quorumNotMet(read.replicas, this.config.r, read.replies.length, true, 'read phase of the write'));
-      write(newest(read.replies)?.value.version ?? ZERO_VERSION);
-    });
+    request.arm();
   }
 
   private clientGet(body: Body, respond: Respond): void {
@@ -413,7 +414,7 @@ export class Kv implements Protocol {
       if (!request.done || this.config.mode !== 'quorum') return;
       const best = newest(read.replies);
       if (!best) return;
-      const stale = staleReplicas(read.replies).filter((node) => !repaired.has(node));
+      const stale = staleReplicas(read.replies, best).filter((node) => !repaired.has(node));
       if (stale.length === 0) return;
       for (const node of stale) {
         repaired.add(node);
@@ -442,21 +443,29 @@ export class Kv implements Protocol {
       },
       repair,
     );
+    request.arm();
   }
 
-  /** Arms the request timeout; `finish` answers once, whichever comes first. */
+  /**
+   * A client request's answer and timeout: `finish` answers once, whether
+   * the operation or the timeout comes first. The caller starts the
+   * operation, then calls `arm`: an operation that finished at once (a read
+   * this node alone can answer) needs no timer.
+   */
   private request(respond: Respond, onTimeout: () => Body) {
     const state = {
       done: false,
-      timer: 0 as TimerId,
+      timer: undefined as TimerId | undefined,
+      arm: () => {
+        if (!state.done) state.timer = this.env.setTimer(this.config.requestTimeoutMs, () => state.finish(onTimeout()));
+      },
       finish: (body: Body) => {
         if (state.done) return;
         state.done = true;
-        this.env.clearTimer(state.timer);
+        if (state.timer !== undefined) this.env.clearTimer(state.timer);
         respond(body);
       },
     };
-    state.timer = this.env.setTimer(this.config.requestTimeoutMs, () => state.finish(onTimeout()));
     return state;
   }
 

@@ -21,7 +21,7 @@
  */
 
 import type { NodeId } from './envelope.js';
-import { compareVersions, newestOf, type Versioned } from './versions.js';
+import { compareVersions, type Versioned } from './versions.js';
 
 export interface QuorumConfig {
   /** Replicas per key (the length of the preference list). */
@@ -81,25 +81,33 @@ export interface Newest<V> {
   replicas: NodeId[];
 }
 
-/** The newest value among the replies; undefined when no replica has one. */
+/**
+ * The newest value among the replies (the greatest version; the first of
+ * equal ones), and which replicas hold it; undefined when no replica has one.
+ */
 export function newest<V>(replies: readonly ReplicaReply<V>[]): Newest<V> | undefined {
-  const value = newestOf(replies.flatMap((r) => (r.value === undefined ? [] : [r.value])));
+  let value: Versioned<V> | undefined;
+  for (const r of replies) {
+    if (r.value !== undefined && (value === undefined || compareVersions(r.value.version, value.version) > 0)) value = r.value;
+  }
   if (value === undefined) return undefined;
-  const replicas = replies
-    .filter((r) => r.value !== undefined && compareVersions(r.value.version, value.version) === 0)
-    .map((r) => r.replica);
+  const replicas: NodeId[] = [];
+  for (const r of replies) {
+    if (r.value !== undefined && compareVersions(r.value.version, value.version) === 0) replicas.push(r.replica);
+  }
   return { value, replicas };
 }
 
 /**
  * The replicas to bring up to date by read repair: those that answered with
  * an older version than the newest, or with nothing while another replica
- * has a value.
+ * has a value. (`best` is `newest(replies)`, if the caller has it already.)
  */
-export function staleReplicas<V>(replies: readonly ReplicaReply<V>[]): NodeId[] {
-  const best = newest(replies);
+export function staleReplicas<V>(replies: readonly ReplicaReply<V>[], best = newest(replies)): NodeId[] {
   if (best === undefined) return [];
-  return replies
-    .filter((r) => r.value === undefined || compareVersions(r.value.version, best.value.version) < 0)
-    .map((r) => r.replica);
+  const stale: NodeId[] = [];
+  for (const r of replies) {
+    if (r.value === undefined || compareVersions(r.value.version, best.value.version) < 0) stale.push(r.replica);
+  }
+  return stale;
 }
