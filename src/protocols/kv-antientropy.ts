@@ -72,8 +72,11 @@ export function differingBuckets(mine: readonly number[], theirs: readonly numbe
   return out;
 }
 
-/** A key's entry in the index: the replica set it belongs to and what it adds to its bucket. */
+/** A young key's entry in the index: the replica set it belongs to and what it adds to its bucket. */
 interface IndexEntry {
+  key: string;
+  /** Removed (or folded) since it was queued: `advance` skips it. */
+  gone: boolean;
   set: SetSums;
   bucket: number;
   hash: number;
@@ -102,7 +105,11 @@ interface SetSums {
  * every cut-off a peer will plausibly send. Entries older than the horizon
  * are folded into the arrays; younger ones wait in `young`, a map as large
  * as the writes of the last few seconds, and are XORed in per digest when
- * older than its cut-off. A cut-off behind the horizon (from a peer whose
+ * older than its cut-off. They also wait in `queue`, in the order they came,
+ * which is nearly the order of their versions: `advance` folds from its
+ * front, so it costs what it folds. (An entry that arrived out of order is
+ * folded a little late; an entry is in the arrays exactly when it is no
+ * longer in `young`, so a late fold changes no digest.) A cut-off behind the horizon (from a peer whose
  * clock lags ours by more than the settling time) cannot be answered from
  * the index: `digestFor` says so, and the caller counts the keys afresh.
  *
@@ -116,6 +123,8 @@ export class DigestIndex {
   /** The set of each preference list seen (the ring hands out one shared list object per point). */
   private readonly setOfList = new Map<readonly NodeId[], SetSums>();
   private readonly young = new Map<string, IndexEntry>();
+  private queue: IndexEntry[] = [];
+  private head = 0;
   private horizon = -Infinity;
 
   constructor(readonly buckets: number) {}
@@ -124,6 +133,8 @@ export class DigestIndex {
     this.sets.clear();
     this.setOfList.clear();
     this.young.clear();
+    this.queue = [];
+    this.head = 0;
   }
 
   add(key: string, list: readonly NodeId[], version: Version): void {
@@ -131,25 +142,45 @@ export class DigestIndex {
     set.keys++;
     const bucket = bucketOf(key, this.buckets);
     const hash = entryHash(key, version);
-    if (version.wall < this.horizon) set.sums[bucket]! ^= hash;
-    else this.young.set(key, { set, bucket, hash, wall: version.wall });
+    if (version.wall < this.horizon) {
+      set.sums[bucket]! ^= hash;
+      return;
+    }
+    const entry: IndexEntry = { key, gone: false, set, bucket, hash, wall: version.wall };
+    this.young.set(key, entry);
+    this.queue.push(entry);
   }
 
+  /** `version` must be the version last added for `key`. */
   remove(key: string, list: readonly NodeId[], version: Version): void {
     const set = this.setOf(list);
     set.keys--;
-    if (version.wall >= this.horizon) this.young.delete(key);
-    else set.sums[bucketOf(key, this.buckets)]! ^= entryHash(key, version);
+    const entry = this.young.get(key);
+    if (entry) {
+      entry.gone = true;
+      this.young.delete(key);
+    } else {
+      set.sums[bucketOf(key, this.buckets)]! ^= entryHash(key, version);
+    }
   }
 
   /** Folds the entries older than `horizon` into their sets' arrays. The horizon only moves forward. */
   advance(horizon: number): void {
     if (horizon <= this.horizon) return;
     this.horizon = horizon;
-    for (const [key, entry] of this.young) {
-      if (entry.wall >= horizon) continue;
+    const queue = this.queue;
+    for (; this.head < queue.length; this.head++) {
+      const entry = queue[this.head]!;
+      if (entry.gone) continue;
+      if (entry.wall >= horizon) break;
       entry.set.sums[entry.bucket]! ^= entry.hash;
-      this.young.delete(key);
+      entry.gone = true;
+      this.young.delete(entry.key);
+    }
+    // Drop the folded front now and then, rather than shifting at every fold.
+    if (this.head > 1024 && this.head * 2 > queue.length) {
+      this.queue = queue.slice(this.head);
+      this.head = 0;
     }
   }
 
