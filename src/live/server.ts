@@ -184,8 +184,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 function typeboxValidator(schema: TSchema, httpPart: string) {
   const checker = TypeCompiler.Compile(schema);
   const part = httpPart === 'querystring' ? 'query' : httpPart;
+  const hasDefaults = JSON.stringify(schema).includes('"default":');
   return (data: unknown) => {
-    const value = httpPart === 'body' ? data : Value.Convert(schema, Value.Default(schema, data));
+    // Converting walks the schema and copies the value: only when needed
+    // (a part that already checks, e.g. a string key, is used as it is).
+    const value = httpPart === 'body' || (!hasDefaults && checker.Check(data)) ? data : Value.Convert(schema, hasDefaults ? Value.Default(schema, data) : data);
     if (checker.Check(value)) return { value };
     const first = checker.Errors(value).First();
     const where = first && first.path !== '' ? `${part} field '${first.path.slice(1).replaceAll('/', '.')}'` : part;
