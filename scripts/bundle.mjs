@@ -17,8 +17,52 @@
  * and `protocol.error` events stay readable.
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * Built-in modules that bundled packages require at load time but a node
+ * uses only in a configuration it may never have: fastify's server module
+ * requires node:https and node:http2 (for the `https`/`http2` options) and
+ * light-my-request node:crypto (for one UUID in multipart payloads, which
+ * fastify.inject builds). Loading them costs an idle node about 2.4 MB of
+ * resident memory (node:http2 alone 2.3 MB: `node -e` comparisons,
+ * README "Benchmarks"). Each such `require` becomes a stand-in that loads
+ * the module on first use. A line not found fails the build: the
+ * dependency changed, so look again.
+ */
+const LAZY_BUILTINS = [
+  {
+    file: /node_modules[\\/]fastify[\\/]lib[\\/]server\.js$/,
+    replace: [
+      ["const https = require('node:https')", "const https = lazyBuiltin('node:https')"],
+      ["const http2 = require('node:http2')", "const http2 = lazyBuiltin('node:http2')"],
+    ],
+  },
+  {
+    file: /node_modules[\\/]light-my-request[\\/]lib[\\/]form-data\.js$/,
+    replace: [["const { randomUUID } = require('node:crypto')", "const randomUUID = () => require('node:crypto').randomUUID()"]],
+  },
+];
+const LAZY_BUILTIN_HELPER =
+  '\nfunction lazyBuiltin (id) { let m; return new Proxy({}, { get: (_, key) => (m ??= require(id))[key] }) }\n';
+
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    for (const { file, replace } of LAZY_BUILTINS) {
+      b.onLoad({ filter: file }, (args) => {
+        let source = readFileSync(args.path, 'utf8');
+        for (const [from, to] of replace) {
+          if (!source.includes(from)) throw new Error(`lazy-builtins: '${from}' is no longer in ${args.path}`);
+          source = source.replace(from, to);
+        }
+        if (source.includes('lazyBuiltin(')) source += LAZY_BUILTIN_HELPER;
+        return { contents: source, loader: 'js' };
+      });
+    }
+  },
+};
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/bundle`;
@@ -36,5 +80,6 @@ await build({
   external: ['better-sqlite3', 'pino-pretty', 'yaml', 'undici'],
   // Bundled CommonJS packages (fastify, pino, ...) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __distlabRequire } from 'node:module'; const require = __distlabRequire(import.meta.url);" },
+  plugins: [lazyBuiltins],
   logLevel: 'warning',
 });
