@@ -105,17 +105,20 @@ interface SetSums {
  * every cut-off a peer will plausibly send. Entries older than the horizon
  * are folded into the arrays; younger ones wait in `young`, a map as large
  * as the writes of the last few seconds, and are XORed in per digest when
- * older than its cut-off. They also wait in `queue`, in the order they came,
- * which is nearly the order of their versions: `advance` folds from its
- * front, so it costs what it folds. (An entry that arrived out of order is
- * folded a little late; an entry is in the arrays exactly when it is no
- * longer in `young`, so a late fold changes no digest.) A cut-off behind the horizon (from a peer whose
- * clock lags ours by more than the settling time) cannot be answered from
- * the index: `digestFor` says so, and the caller counts the keys afresh.
+ * older than its cut-off. They also wait in `queue`, in the order they
+ * came, which is nearly the order of their versions: `advance` folds from
+ * its front, so it costs what it folds. (An entry that came out of order is
+ * folded a little late. An entry is in the arrays exactly when it is not in
+ * `young`, so a late fold changes no digest.) A cut-off behind the horizon
+ * (from a peer whose clock lags ours by more than the settling time) cannot
+ * be answered from the index: `digestFor` says so, and the caller counts
+ * the keys afresh.
  *
  * The caller reports every change of a key it holds, with the preference
- * list the ring gave for it: `remove` the old version, `add` the new one.
- * When the ring changes, the caller `clear`s and adds every key again.
+ * list the ring gave for it: `remove` the old version, then `add` the new
+ * one. When the ring changes, the caller `clear`s, `advance`s to the
+ * horizon it uses (so that the old keys fold at once rather than queue in
+ * key order) and adds every key again.
  */
 export class DigestIndex {
   /** Replica sets by their sorted members. */
@@ -137,7 +140,9 @@ export class DigestIndex {
     this.head = 0;
   }
 
+  /** A key the index does not hold yet (`remove` its old version first). */
   add(key: string, list: readonly NodeId[], version: Version): void {
+    if (this.young.has(key)) throw new Error(`digest index: '${key}' is already young; remove it first`);
     const set = this.setOf(list);
     set.keys++;
     const bucket = bucketOf(key, this.buckets);
@@ -151,7 +156,7 @@ export class DigestIndex {
     this.queue.push(entry);
   }
 
-  /** `version` must be the version last added for `key`. */
+  /** Takes out what `add(key, list, version)` put in: the same list and version. */
   remove(key: string, list: readonly NodeId[], version: Version): void {
     const set = this.setOf(list);
     set.keys--;

@@ -734,6 +734,8 @@ export class Kv implements Protocol {
   /** Rebuilds the digests and the keys to hand off from what storage holds: at start, and when the ring changed. */
   private reindex(): void {
     this.digests.clear();
+    // The horizon a round would set: keys older than it fold at once instead of queueing.
+    this.digests.advance(this.env.now() - 2 * this.config.antiEntropySettleMs);
     this.leaving.clear();
     for (const [key, record] of this.held()) this.track(key, undefined, record);
   }
@@ -870,13 +872,15 @@ export class Kv implements Protocol {
     if (!Array.isArray(body.buckets) || typeof body.before !== 'number') {
       return respond(errorBody(ErrorCode.MalformedRequest, 'ae_digest needs buckets and before'));
     }
+    // The index is built for the ring: rebuild both first if the membership changed.
+    this.syncMembership();
     const buckets = differingBuckets(this.digestFor(src, body.before), body.buckets as number[]);
     // Every bucket matched in the steady state: then no key is listed and no record travels.
     const records = buckets.length === 0 ? [] : this.sharedWith(src, body.before, new Set(buckets)).map((kv) => [kv.key, this.record(kv.key)!]);
     respond({ type: 'kv.ae_digest_ok', buckets, records });
   }
 
-/** The initiator's side: take what is newer there, push what is newer here. */
+  /** The initiator's side: take what is newer there, push what is newer here. */
   private reconcile(peer: NodeId, before: number, buckets: number[], records: Array<[string, KvRecord]>): void {
     const differ = new Set(buckets);
     const theirs = new Map(records);
