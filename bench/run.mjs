@@ -195,26 +195,31 @@ async function quorumSection() {
     log(`quorum: POST /data replies carry replica acknowledgements (${JSON.stringify(acks)})`);
     alone = await startServer('distlab', { nodeArgs: [...quiet, ...nodeArgs()] });
     await httpJson('POST', `${alone.url}/data`, { key: 'bench-key', value: VALUE });
-    for (const name of ['POST /data', 'GET /data/:key']) {
-      const kind = name === 'POST /data' ? 'writes' : 'reads';
-      log(`quorum ${kind}: ${plan.fixedDurationS}s at ${plan.fixedRate}/s open-loop (after ${plan.fixedWarmupS}s), then ${plan.repeats} x ${plan.durationS}s, cluster and single node interleaved`);
-      // Latency at a fixed offered rate, open-loop (bench/lib/open-loop.mjs): on the cluster
-      // round-robin over its nodes, each coordinating its share; the single node takes all.
-      // Measured before the throughput runs: a node just out of a 50-connection burst
-      // spends seconds collecting what the burst left (its heap grew to 100+ MB), which
-      // is not the steady state at this rate. The warm-up covers V8's compiling the
-      // hot paths (on this machine p99 settles after 6-7 s of load: bench/kv/latency.mjs).
+    // Latency at a fixed offered rate, open-loop (bench/lib/open-loop.mjs): on the cluster
+    // round-robin over its nodes, each coordinating its share; the single node takes all.
+    // Measured for writes and reads before any throughput run: a node just out of a
+    // 50-connection burst spends seconds collecting what the burst left (its heap grew
+    // past 100 MB), which is not the steady state at this rate. The warm-up covers V8's
+    // compiling the hot paths (on this machine p99 settles after 6-7 s of load:
+    // bench/kv/latency.mjs).
+    const kinds = { 'POST /data': 'writes', 'GET /data/:key': 'reads' };
+    const fixed = {};
+    for (const [name, kind] of Object.entries(kinds)) {
+      log(`quorum ${kind}: ${plan.fixedDurationS}s at ${plan.fixedRate}/s open-loop (after ${plan.fixedWarmupS}s), cluster then single node`);
       const fixedLoad = (urls) =>
         openLoop({
           request: (i) =>
-            kind === 'writes'
+            name === 'POST /data'
               ? { url: `${urls[i % urls.length]}/data`, body: { key: `bench-fixed-${i}`, value: VALUE } }
               : { url: `${urls[i % urls.length]}/data/bench-key`, method: 'GET' },
           rate: plan.fixedRate,
           seconds: plan.fixedDurationS,
           warmupS: plan.fixedWarmupS,
         });
-      const fixed = { cluster: await fixedLoad(cluster.nodes.map((n) => n.url)), single: await fixedLoad([alone.url]) };
+      fixed[kind] = { cluster: await fixedLoad(cluster.nodes.map((n) => n.url)), single: await fixedLoad([alone.url]) };
+    }
+    for (const [name, kind] of Object.entries(kinds)) {
+      log(`quorum ${kind}: ${plan.repeats} x ${plan.durationS}s, cluster and single node interleaved`);
       await runLoad(operation(name, url), { durationS: plan.warmupS });
       await runLoad(operation(name, alone.url), { durationS: plan.warmupS });
       const runs = { cluster: [], single: [] };
@@ -224,15 +229,17 @@ async function quorumSection() {
       }
       const c = summarize(runs.cluster);
       const s = summarize(runs.single);
-      raw.quorum[kind] = { throughput: { cluster: c, single: s }, fixedRate: fixed };
+      const f = fixed[kind];
+      raw.quorum[kind] = { throughput: { cluster: c, single: s }, fixedRate: f };
       const note = c.failed > 0 ? `${c.failed} requests failed` : undefined;
       const single = { baselineNote: 'single node' };
       rows.push({ section, measure: `${kind} req/s (${CONNECTIONS} connections)`, value: c.reqPerSec, unit: 'req/s', baseline: s.reqPerSec, ...single, note });
-      const fixedNote = (r) => (Object.keys(r.errors).length > 0 ? `errors ${JSON.stringify(r.errors)}` : undefined);
+      const errors = (r) => Object.values(r.errors).reduce((a, b) => a + b, 0);
+      const fixedNote = errors(f.cluster) + errors(f.single) > 0 ? `errors: cluster ${JSON.stringify(f.cluster.errors)}, single ${JSON.stringify(f.single.errors)}` : undefined;
       // Issue 4's figure: quorum writes at 1,000/s, p99 under 10 ms.
       const p99Target = kind === 'writes' && plan.fixedRate === 1000 ? { target: { op: '<', value: 10, of: 'value' } } : {};
-      rows.push({ section, measure: `${kind} p50 at ${plan.fixedRate}/s offered (open-loop)`, value: fixed.cluster.p50Ms, unit: 'ms', baseline: fixed.single.p50Ms, ...single, note: fixedNote(fixed.cluster) });
-      rows.push({ section, measure: `${kind} p99 at ${plan.fixedRate}/s offered (open-loop)`, value: fixed.cluster.p99Ms, unit: 'ms', baseline: fixed.single.p99Ms, ...single, ...p99Target });
+      rows.push({ section, measure: `${kind} p50 at ${plan.fixedRate}/s offered (open-loop)`, value: f.cluster.p50Ms, unit: 'ms', baseline: f.single.p50Ms, ...single, note: fixedNote });
+      rows.push({ section, measure: `${kind} p99 at ${plan.fixedRate}/s offered (open-loop)`, value: f.cluster.p99Ms, unit: 'ms', baseline: f.single.p99Ms, ...single, ...p99Target });
     }
   } finally {
     if (alone) await stopServer(alone);

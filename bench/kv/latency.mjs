@@ -56,6 +56,7 @@ try {
   const errors = Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(' ') || 'none';
   console.log(`ok ${r.ok} (${(r.ok / r.seconds).toFixed(0)}/s), errors ${errors}, max in flight ${r.maxInFlight}`);
   console.log(`latency ms: p50 ${ms(r.p50Ms)}  p90 ${ms(r.p90Ms)}  p99 ${ms(r.p99Ms)}  p99.9 ${ms(r.p999Ms)}  max ${ms(r.maxMs)}`);
+  console.log(`(of which the generator sending late: p50 ${ms(r.lateness.p50Ms)}  p99 ${ms(r.lateness.p99Ms)})`);
 } finally {
   await cluster.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,10 @@
  * node runs unoptimised code until V8 has compiled its hot paths, which on
  * a busy 2-core machine takes several seconds (`perSecond` shows it).
  *
+ * The tick itself is a 1 ms timer, so a request leaves up to about a tick
+ * after its due time and that lateness counts as latency too; `lateness`
+ * reports it (send time minus due time), so it can be told apart.
+ *
  * `request(i)` gives request i as { url, method, body }; the answer must be
  * 2xx to count as ok.
  */
@@ -37,6 +41,7 @@ export async function openLoop({ request, rate, seconds, warmupS = 0, connection
   const total = Math.round((warmupS + seconds) * rate);
   const periodMs = 1000 / rate;
   const measured = [];
+  const lateness = [];
   const bySecond = Array.from({ length: Math.ceil(warmupS + seconds) }, () => []);
   const errors = {};
   let sent = 0;
@@ -48,9 +53,13 @@ export async function openLoop({ request, rate, seconds, warmupS = 0, connection
   const fire = (i, due) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    const { url, method = 'POST', body } = request(i);
     const counted = due - start >= warmupS * 1000;
-    send(url, { method, dispatcher: agent, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+    if (counted) lateness.push(performance.now() - due);
+    // (A request that cannot even be built is an error like any other, not a hang.)
+    new Promise((resolve) => {
+      const { url, method = 'POST', body } = request(i);
+      resolve(send(url, { method, dispatcher: agent, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+    })
       .then(async (res) => {
         await res.body.dump();
         const ms = performance.now() - due;
@@ -91,6 +100,7 @@ export async function openLoop({ request, rate, seconds, warmupS = 0, connection
     errors,
     maxInFlight,
     ...summary(measured),
+    lateness: summary(lateness),
     perSecond: bySecond.map((latencies) => summary(latencies)),
   };
 }
