@@ -28,8 +28,8 @@ import { fileURLToPath } from 'node:url';
  * fastify.inject builds). Loading them costs an idle node about 2.4 MB of
  * resident memory (node:http2 alone 2.3 MB: `node -e` comparisons,
  * README "Benchmarks"). Each such `require` becomes a stand-in that loads
- * the module on first use. A line not found fails the build: the
- * dependency changed, so look again.
+ * the module on first use. A line not found, or a file never loaded,
+ * fails the build: the dependency changed, so look again.
  */
 const LAZY_BUILTINS = [
   {
@@ -50,8 +50,10 @@ const LAZY_BUILTIN_HELPER =
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
+    const patched = new Set();
     for (const { file, replace } of LAZY_BUILTINS) {
       b.onLoad({ filter: file }, (args) => {
+        patched.add(file);
         let source = readFileSync(args.path, 'utf8');
         for (const [from, to] of replace) {
           if (!source.includes(from)) throw new Error(`lazy-builtins: '${from}' is no longer in ${args.path}`);
@@ -61,6 +63,12 @@ const lazyBuiltins = {
         return { contents: source, loader: 'js' };
       });
     }
+    b.onEnd((result) => {
+      const missing = LAZY_BUILTINS.filter(({ file }) => !patched.has(file));
+      if (missing.length > 0 && result.errors.length === 0) {
+        throw new Error(`lazy-builtins: no bundled file matched ${missing.map(({ file }) => file).join(', ')}`);
+      }
+    });
   },
 };
 
