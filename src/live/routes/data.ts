@@ -39,11 +39,15 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
   // arrived meanwhile are admitted (and counted in X-Active-Requests) and queue
   // for the CPU, as they would for a busy Python worker.
   // (A callback hook, not an async one: with no load factor, the usual case, it costs a function call.)
-  const burn = (_request: unknown, _reply: unknown, done: () => void): void => {
+  const burn = (_request: unknown, _reply: unknown, done: (err?: Error) => void): void => {
     if (node.loadFactor <= 0) return done();
     setImmediate(() => {
-      const ms = burnCpu(node.loadFactor);
-      if (ms > 0) node.logger.debug({ load_factor: node.loadFactor, ms: Math.round(ms) }, `cpu load: fib(${node.loadFactor}) took ${ms.toFixed(1)} ms`);
+      try {
+        const ms = burnCpu(node.loadFactor);
+        if (ms > 0) node.logger.debug({ load_factor: node.loadFactor, ms: Math.round(ms) }, `cpu load: fib(${node.loadFactor}) took ${ms.toFixed(1)} ms`);
+      } catch (err) {
+        return done(err instanceof Error ? err : new Error(String(err)));
+      }
       done();
     });
   };
