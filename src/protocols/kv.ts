@@ -803,8 +803,11 @@ export class Kv implements Protocol {
         this.delivering.delete(storageKey);
         const now = this.env.storage.get<KvRecord>(storageKey);
         if (failed || !now || compareVersions(now.version, record.version) !== 0) return;
-        // (Tracked first: should the ring change under the call, the rebuilt index still sees the key.)
-        if (storageKey === DATA + key) this.track(key, now, undefined);
+        if (storageKey === DATA + key) {
+          // The ring may have given the key back to this node meanwhile: then it stays.
+          if (this.replicasOf(key).includes(this.env.id)) return;
+          this.track(key, now, undefined);
+        }
         this.env.storage.delete(storageKey);
         onDelivered();
       });
