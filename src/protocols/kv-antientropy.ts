@@ -72,11 +72,14 @@ export function differingBuckets(mine: readonly number[], theirs: readonly numbe
   return out;
 }
 
-/** A young key's entry in the index: the replica set it belongs to and what it adds to its bucket. */
+/**
+ * A young key's entry in the index: the replica set it belongs to and what
+ * it adds to its bucket. An entry still in the queue but no longer the one
+ * `young` holds for its key was removed (or replaced) since: `advance`
+ * skips it.
+ */
 interface IndexEntry {
   key: string;
-  /** Removed (or folded) since it was queued: `advance` skips it. */
-  gone: boolean;
   set: SetSums;
   bucket: number;
   hash: number;
@@ -151,7 +154,7 @@ export class DigestIndex {
       set.sums[bucket]! ^= hash;
       return;
     }
-    const entry: IndexEntry = { key, gone: false, set, bucket, hash, wall: version.wall };
+    const entry: IndexEntry = { key, set, bucket, hash, wall: version.wall };
     this.young.set(key, entry);
     this.queue.push(entry);
   }
@@ -160,11 +163,7 @@ export class DigestIndex {
   remove(key: string, list: readonly NodeId[], version: Version): void {
     const set = this.setOf(list);
     set.keys--;
-    const entry = this.young.get(key);
-    if (entry) {
-      entry.gone = true;
-      this.young.delete(key);
-    } else {
+    if (!this.young.delete(key)) {
       set.sums[bucketOf(key, this.buckets)]! ^= entryHash(key, version);
     }
   }
@@ -176,10 +175,9 @@ export class DigestIndex {
     const queue = this.queue;
     for (; this.head < queue.length; this.head++) {
       const entry = queue[this.head]!;
-      if (entry.gone) continue;
+      if (this.young.get(entry.key) !== entry) continue;
       if (entry.wall >= horizon) break;
       entry.set.sums[entry.bucket]! ^= entry.hash;
-      entry.gone = true;
       this.young.delete(entry.key);
     }
     // Drop the folded front now and then, rather than shifting at every fold.
