@@ -27,7 +27,7 @@ import { MemoryStorage, NodeRuntime } from '../protocols/runtime.js';
 import { EventHub, registerEventStream, type EventListener, type EventStreamOptions } from './events.js';
 import { FaultInjector, registerFaultRoutes, type FaultPatch } from './faults.js';
 import { httpErrorHandler, strictValidator } from './strict-body.js';
-import { PeerTransport, type Peer, type TransportConfig } from './transport.js';
+import { MAX_FRAME_BYTES, PeerTransport, type Peer, type TransportConfig } from './transport.js';
 
 export type { Peer } from './transport.js';
 
@@ -286,7 +286,7 @@ export interface RuntimeOptions extends LiveHostOptions {
   envelopeBodyLimit?: number;
 }
 
-const DEFAULT_ENVELOPE_BODY_LIMIT = 4 * 1024 * 1024;
+const DEFAULT_ENVELOPE_BODY_LIMIT = MAX_FRAME_BYTES;
 
 /**
  * Adds a node's runtime to a Fastify app and returns its LiveHost (not yet

@@ -160,7 +160,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const { status, body } = describeError(err, app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT);
+    const { status, body } = describeError(err, request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT);
     if (status >= 500 && !(err instanceof HttpError)) logger.error({ err, url: request.url }, `${request.method} ${request.url} failed: ${err.message}`);
     void reply.code(status).send(body);
   });

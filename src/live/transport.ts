@@ -14,7 +14,8 @@
  *
  * - Batching: envelopes for the same peer queued in the same turn of the
  *   event loop leave together in one frame (split only when a frame would
- *   exceed `maxBatchBytes`). While the socket is connecting they wait.
+ *   exceed `maxBatchBytes`; one larger envelope, up to `maxEnvelopeBytes`,
+ *   leaves in a frame of its own). While the socket is connecting they wait.
  * - Loss is normal: the transport never throws into the protocol. An
  *   envelope that cannot be sent (peer down, refused, partition, injected
  *   drop, queue full, socket backed up) is simply lost, and a `msg.dropped`
@@ -54,18 +55,28 @@ export interface TransportConfig {
   connectTimeoutMs: number;
   /** A socket whose peer has not answered a ping for this long is cut and dialled again. */
   requestTimeoutMs: number;
-  /** A frame carries at most this many bytes of envelopes; one larger envelope is dropped. */
+  /** Envelopes queued together leave in frames of at most this many bytes; one larger envelope leaves alone. */
   maxBatchBytes: number;
+  /**
+   * One envelope larger than this is dropped: the most a receiving node takes in one frame
+   * (MAX_FRAME_BYTES). A replica write carries the whole value, so this
+   * bounds the values a cluster can replicate; /data accepts smaller ones (routes/data.ts).
+   */
+  maxEnvelopeBytes: number;
   /** At most this many envelopes wait for one peer (while connecting); more are dropped. */
   maxQueuedPerPeer: number;
   /** Envelopes are dropped while more than this many bytes wait in a socket's send buffer. */
   maxBufferedBytes: number;
 }
 
+/** The largest frame a node receives from a peer (the `/envelope` socket's limit), and so the largest envelope it sends. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
 const DEFAULT_TRANSPORT_CONFIG: TransportConfig = {
   connectTimeoutMs: 1_000,
   requestTimeoutMs: 2_000,
   maxBatchBytes: 512 * 1024,
+  maxEnvelopeBytes: MAX_FRAME_BYTES,
   maxQueuedPerPeer: 10_000,
   maxBufferedBytes: 8 * 1024 * 1024,
 };
@@ -227,7 +238,7 @@ export class PeerTransport {
       return this.dropped(msg, 'send', `unserializable: ${(err as Error).message}`);
     }
     const bytes = Buffer.byteLength(json);
-    if (bytes + 2 > this.config.maxBatchBytes) return this.dropped(msg, 'send', 'too large');
+    if (bytes + 2 > this.config.maxEnvelopeBytes) return this.dropped(msg, 'send', 'too large');
     link.queue.push({ msg, json, bytes });
     if (!link.socket) void this.dial(link);
     else if (isOpen(link.socket)) this.scheduleFlush(link);
@@ -251,7 +262,8 @@ export class PeerTransport {
       let count = 0;
       for (const item of link.queue) {
         const extra = item.bytes + (count > 0 ? 1 : 0);
-        if (bytes + extra > this.config.maxBatchBytes) break;
+        // A frame holds at least one envelope: one larger than a batch leaves alone.
+        if (count > 0 && bytes + extra > this.config.maxBatchBytes) break;
         bytes += extra;
         count++;
       }
@@ -271,7 +283,7 @@ export class PeerTransport {
     const { WebSocket } = await loadWs();
     // The node may have stopped, or the peer left the roster, while ws loaded.
     if (this.closed || this.links.get(link.peer.id) !== link || link.socket) return;
-    const socket = new WebSocket(link.url, { perMessageDeflate: false, handshakeTimeout: this.config.connectTimeoutMs, maxPayload: this.config.maxBatchBytes });
+    const socket = new WebSocket(link.url, { perMessageDeflate: false, handshakeTimeout: this.config.connectTimeoutMs, maxPayload: this.config.maxEnvelopeBytes });
     link.socket = socket;
     socket.on('open', () => {
       link.retryMs = RETRY_MIN_MS;

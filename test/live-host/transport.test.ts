@@ -66,8 +66,19 @@ describe('the transport between live nodes', () => {
     expect(a!.host.transport.stats().frames).toBe(0);
   });
 
+  it('sends an envelope larger than a batch in a frame of its own', async () => {
+    const [a, b] = await startCluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 1_000, maxEnvelopeBytes: 10_000 } } });
+    a!.probe.env.send('2', { type: 'probe.ping', n: 1 });
+    a!.probe.env.send('2', { type: 'probe.ping', n: 2, pad: 'x'.repeat(5_000) });
+    a!.probe.env.send('2', { type: 'probe.ping', n: 3 });
+    await until('all 3 delivered', () => b!.probe.received.length === 3);
+    expect(b!.probe.from('1')).toEqual([1, 2, 3]);
+    expect(b!.batchesReceived).toBe(3);
+    expect(eventsOf(a!, 'msg.dropped')).toEqual([]);
+  });
+
   it('drops what cannot cross the wire: too large, or not serializable', async () => {
-    const [a, b] = await startCluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 1_000 } } });
+    const [a, b] = await startCluster(['1', '2'], { runtime: { transport: { maxBatchBytes: 1_000, maxEnvelopeBytes: 1_500 } } });
     a!.probe.env.send('2', { type: 'probe.ping', n: 1, pad: 'x'.repeat(2_000) });
     a!.probe.env.send('2', { type: 'probe.ping', n: 2, big: 1n });
     a!.probe.env.send('2', { type: 'probe.ping', n: 3 });

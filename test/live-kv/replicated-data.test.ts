@@ -102,6 +102,22 @@ describe('replicated /data on a live cluster', { timeout: 90_000 }, () => {
     }
   });
 
+  it('replicates a value up to the /data limit to every replica, and refuses a larger one whatever --body-limit says', async () => {
+    const cluster = await startCluster({ nodes: 3, nodeArgs: () => ['--body-limit', String(4 * 1024 * 1024)] });
+    const base = url(cluster, '1');
+    const big = 'x'.repeat(1024 * 1024 - 100);
+    const put = await putUntilStored(base, 'big', big, '?w=3');
+    expect([...put.acks].sort()).toEqual(['1', '2', '3']);
+    for (const id of ['1', '2', '3']) {
+      const res = await http(`${url(cluster, id)}/data/big?r=3`);
+      expect(res.status).toBe(200);
+      expect(res.body.value).toBe(big);
+    }
+    const tooBig = await http(`${base}/data`, { json: { key: 'bigger', value: 'x'.repeat(1024 * 1024) } });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body).toEqual({ error: 'body too large', detail: 'the request body exceeds the limit of 1048576 bytes' });
+  });
+
   it('answers bad input with 4xx JSON', async () => {
     const cluster = await startCluster({ nodes: 3 });
     const base = url(cluster, '1');

@@ -60,7 +60,7 @@ export function register(program: Command): void {
     .addOption(new Option('--workers <n>', 'worker processes sharing the port (vertical scaling)').env('DISTLAB_WORKERS').default(1).argParser(intOption(1, 64)))
     .addOption(new Option('--log-level <level>', 'log level').env('DISTLAB_LOG_LEVEL').default('info').choices([...LOG_LEVELS, 'silent']))
     .addOption(new Option('--log-format <format>', 'log format: pretty on a terminal, JSON otherwise, unless forced').env('DISTLAB_LOG_FORMAT').default('auto').choices(LOG_FORMATS))
-    .addOption(new Option('--body-limit <bytes>', 'largest accepted request body').env('DISTLAB_BODY_LIMIT').default(DEFAULT_BODY_LIMIT).argParser(intOption(1, 1024 * 1024 * 1024)))
+    .addOption(new Option('--body-limit <bytes>', 'largest accepted request body (POST /data: at most 1 MiB, what a replica write carries)').env('DISTLAB_BODY_LIMIT').default(DEFAULT_BODY_LIMIT).argParser(intOption(1, 1024 * 1024 * 1024)))
     .addOption(new Option('--call-timeout <duration>', 'timeout of calls to peers, e.g. 1s or 500ms').env('DISTLAB_CALL_TIMEOUT').default(DEFAULT_CALL_TIMEOUT_MS, '1s').argParser(durationOption))
     .addOption(new Option('--election <algorithm>', 'leader election: bully (highest id alive leads) or lowest (lowest id alive)').env('DISTLAB_ELECTION').default(DEFAULT_PROTOCOL_SETTINGS.election).choices(ELECTION_ALGORITHMS))
     .addOption(new Option('--swim-profile <profile>', 'failure detector timing: local (loopback, ~2 s to declare a crash) or lan (Pis on a LAN, ~6-10 s)').env('DISTLAB_SWIM_PROFILE').default(DEFAULT_PROTOCOL_SETTINGS.swimProfile).choices(SWIM_PROFILES))

@@ -17,6 +17,15 @@ import { jsonId } from '../roster.js';
 
 export const MAX_KEY_LENGTH = 1024;
 
+/**
+ * The largest `POST /data` body, whatever `--body-limit` allows elsewhere.
+ * Every replica gets the value in one node-to-node envelope, and a node
+ * takes envelopes of at most MAX_FRAME_BYTES (4 MiB): a value the cluster
+ * could not copy to its replicas must be refused at the door, not stored on
+ * one node and lost to the rest.
+ */
+export const MAX_DATA_BODY_BYTES = 1024 * 1024;
+
 export const DataBody = Type.Object(
   {
     key: Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH }),
@@ -55,7 +64,8 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
   app.addHook('preHandler', burn);
   const notFound = (key: string) => new HttpError(404, 'not found', `Key '${key}' not found on Node ${node.id}`);
 
-  app.post<{ Body: DataBody; Querystring: Static<typeof WriteQuery> }>('/data', { schema: { body: DataBody, querystring: WriteQuery } }, async (request) => {
+  const bodyLimit = Math.min(app.initialConfig.bodyLimit ?? MAX_DATA_BODY_BYTES, MAX_DATA_BODY_BYTES);
+  app.post<{ Body: DataBody; Querystring: Static<typeof WriteQuery> }>('/data', { bodyLimit, schema: { body: DataBody, querystring: WriteQuery } }, async (request) => {
     const { key, value } = request.body;
     const fields = await node.store.put(key, value, { w: request.query.w });
     return { status: 'stored', node_id: nodeId, key, value, ...fields };
@@ -68,7 +78,7 @@ export async function dataRoutes(app: FastifyInstance): Promise<void> {
       const { key } = request.params;
       const found = await node.store.get(key, { r: request.query.r });
       if (found === undefined) throw notFound(key);
-        return { node_id: nodeId, key, value: found.value, ...found.fields };
+      return { node_id: nodeId, key, value: found.value, ...found.fields };
     },
   );
 
