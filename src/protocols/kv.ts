@@ -143,6 +143,14 @@ export interface KvConfig {
   hintIntervalMs: number;
   /** Buckets of the anti-entropy digest. */
   digestBuckets: number;
+  /**
+   * The most an anti-entropy answer carries: records of at most this many
+   * characters of JSON. A node far behind (wiped, or down for long) differs
+   * in every bucket, and one answer with every record would not fit in a
+   * message (a live node takes 4 MiB; a character is at most 3 bytes): the
+   * answer carries the buckets that fit, and later rounds the rest.
+   */
+  antiEntropyReplyChars: number;
   /** Virtual nodes per member on the ring (the sharding default, so `distlab shard which` agrees). */
   vnodes: number;
   /**
@@ -167,6 +175,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = {
   antiEntropySettleMs: 1000,
   hintIntervalMs: 500,
   digestBuckets: 64,
+  antiEntropyReplyChars: 1024 * 1024,
   vnodes: DEFAULT_RING_CONFIG.vnodes,
   clockLeaseMs: 500,
   maxClockOffsetMs: 500,
@@ -877,10 +886,61 @@ export class Kv implements Protocol {
     }
     // The index is built for the ring: rebuild both first if the membership changed.
     this.syncMembership();
-    const buckets = differingBuckets(this.digestFor(src, body.before), body.buckets as number[]);
+    const differing = differingBuckets(this.digestFor(src, body.before), body.buckets as number[]);
     // Every bucket matched in the steady state: then no key is listed and no record travels.
-    const records = buckets.length === 0 ? [] : this.sharedWith(src, body.before, new Set(buckets)).map((kv) => [kv.key, this.record(kv.key)!]);
+    if (differing.length === 0) return respond({ type: 'kv.ae_digest_ok', buckets: [], records: [] });
+    const { buckets, records } = this.answerWithin(this.sharedWith(src, body.before, new Set(differing)), differing);
     respond({ type: 'kv.ae_digest_ok', buckets, records });
+  }
+
+  /**
+   * What one anti-entropy answer carries of the differing buckets: their
+   * records, within antiEntropyReplyChars. `buckets` lists the buckets sent
+   * whole; only for those can the initiator tell what the peer lacks and push
+   * it. When not all fit, the buckets are taken from a random one on, so
+   * every bucket gets its turn over the rounds; when not even one fits, a
+   * window of one bucket's records from a random record on (the initiator
+   * still takes whatever is newer in it).
+   */
+  private answerWithin(shared: KeyVersion[], differing: number[]): { buckets: number[]; records: Array<[string, KvRecord]> } {
+    const budget = this.config.antiEntropyReplyChars;
+    const byBucket = new Map<number, Array<[string, KvRecord]>>(differing.map((b) => [b, []]));
+    for (const { key } of shared) byBucket.get(bucketOf(key, this.config.digestBuckets))!.push([key, this.record(key)!]);
+    // The characters of JSON a record takes in the answer; a list's, counted only until past `limit`.
+    const size = ([key, record]: [string, KvRecord]) => key.length + JSON.stringify(record).length + 4;
+    const sizeUpTo = (list: Array<[string, KvRecord]>, limit: number) => {
+      let chars = 0;
+      for (const entry of list) if ((chars += size(entry)) > limit) break;
+      return chars;
+    };
+    // The usual case, a few recent differences: everything fits.
+    const all = [...byBucket.values()].flat();
+    if (sizeUpTo(all, budget) <= budget) return { buckets: differing, records: all };
+
+    const buckets: number[] = [];
+    const records: Array<[string, KvRecord]> = [];
+    let left = budget;
+    const first = Math.floor(this.env.random() * differing.length);
+    for (let i = 0; i < differing.length; i++) {
+      const bucket = differing[(first + i) % differing.length]!;
+      const list = byBucket.get(bucket)!;
+      const chars = sizeUpTo(list, left);
+      if (chars > left) continue;
+      buckets.push(bucket);
+      records.push(...list);
+      left -= chars;
+    }
+    if (records.length > 0) return { buckets, records };
+    // Not one bucket fits: a window of the first one's records, at least one.
+    const list = byBucket.get(differing[first]!)!;
+    const from = Math.floor(this.env.random() * list.length);
+    let chars = 0;
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[(from + i) % list.length]!;
+      if ((chars += size(entry)) > budget && records.length > 0) break;
+      records.push(entry);
+    }
+    return { buckets: [], records };
   }
 
   /** The initiator's side: take what is newer there, push what is newer here. */
@@ -898,11 +958,14 @@ export class Kv implements Protocol {
       this.apply(key, record, 'anti_entropy', peer, () => {});
     }
     // Every bucket matched in the steady state: then there is nothing to push.
+    // A peer far behind lacks every key: push at most one answer's worth a round (the next round pushes on).
     if (differ.size > 0) {
+      let chars = 0;
       for (const { key } of this.sharedWith(peer, before, differ)) {
         const local = this.record(key)!;
         const there = theirs.get(key);
         if (there && compareVersions(there.version, local.version) >= 0) continue;
+        if (pushed > 0 && (chars += key.length + JSON.stringify(local).length) > this.config.antiEntropyReplyChars) break;
         pushed++;
         this.sendRecord(peer, key, local, 'anti_entropy');
       }

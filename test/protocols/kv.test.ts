@@ -306,6 +306,43 @@ describe('kv replication (test-net)', () => {
     expect(store(net, '3').status().lastAntiEntropy).not.toBeNull();
   });
 
+  it.each([
+    ['whole buckets', 64],
+    ['windows of one bucket too large for an answer', 1],
+  ])('anti-entropy catches up a wiped replica in answers of bounded size, over several rounds (%s)', (_, digestBuckets) => {
+    const budget = 3_000;
+    // Characters of records sent by one node in one round: an answer, or the pushes that follow one.
+    const answers: number[] = [];
+    const pushes = new Map<string, number>();
+    const net = new TestNet(['1', '2', '3'], () => [kv({ antiEntropyIntervalMs: 200, hintIntervalMs: 60_000, antiEntropyReplyChars: budget, digestBuckets })], {
+      seed: 5,
+      route: (msg, net) => {
+        if (msg.body.type === 'kv.ae_digest_ok') answers.push(JSON.stringify(msg.body.records).length);
+        if (msg.body.type === 'kv.replica_put' && msg.body.cause === 'anti_entropy') {
+          const round = `${msg.src}@${net.now}`;
+          pushes.set(round, (pushes.get(round) ?? 0) + JSON.stringify(msg.body.record).length);
+        }
+        return [1];
+      },
+    });
+    const keys = Array.from({ length: 200 }, (_, i) => `key${i}`);
+    const value = (key: string) => `${key}:${'v'.repeat(40)}`;
+    net.run(10);
+    for (const key of keys) expect(net.ask('1', { type: 'kv.put', key, value: value(key) })).toMatchObject({ type: 'kv.put_ok' });
+    net.run(3000);
+    expect(keys.every((k) => store(net, '3').record(k)?.value === value(k))).toBe(true);
+    net.crash('3');
+    net.restart('3', { wipe: true });
+    answers.length = 0;
+    pushes.clear();
+    const took = net.runUntil(() => keys.every((k) => store(net, '3').record(k)?.value === value(k)), 120_000);
+    expect(took, 'node 3 to hold every key again').toBeDefined();
+    // One record is about 130 characters: an answer may pass the budget by one record at most.
+    const rounds = [...answers, ...pushes.values()];
+    expect(Math.max(...rounds)).toBeLessThanOrEqual(budget + 200);
+    expect(rounds.filter((chars) => chars > 1_000).length).toBeGreaterThan(3);
+  });
+
   it('anti-entropy leaves writes younger than antiEntropySettleMs alone, then repairs them', () => {
     const net = cluster(3, { antiEntropyIntervalMs: 200, antiEntropySettleMs: 3000, hintIntervalMs: 60_000 });
     const keys = Array.from({ length: 10 }, (_, i) => `key${i}`);
