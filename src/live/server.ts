@@ -10,14 +10,14 @@
  *
  * House rules enforced here for every route, including plugins' routes:
  * - bodies are validated strictly against their TypeBox schema (unknown keys,
- *   wrong types → 400, nothing coerced or stripped); query strings may be
- *   coerced ("?timeout_ms=500" is a number);
+ *   wrong types → 400, nothing coerced or stripped); query strings are
+ *   converted strictly ("?timeout_ms=500" is a number, "?w=1.5" is a 400);
  * - every error is a 4xx/5xx JSON `{error, detail}` naming the problem;
  * - every response carries `X-Active-Requests`: requests in flight in this
  *   process, this one included;
  * - every request is logged as one line (node, method, route, status, ms).
  */
-import type { TSchema } from '@sinclair/typebox';
+import { Kind, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -178,8 +178,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 /**
  * Validation with TypeBox's compiled checker. Bodies are checked as they are
  * (no coercion, nothing stripped: a schema that forbids extra keys rejects
- * them); query strings, params and headers are first converted ("5" → 5) and
- * given their defaults.
+ * them); query strings, params and headers are first converted, strictly
+ * (see `convertStrings`: "5" → 5, but "1.5", "1e0" or "true" are no
+ * integer), and given their defaults.
  */
 function typeboxValidator(schema: TSchema, httpPart: string) {
   const checker = TypeCompiler.Compile(schema);
@@ -188,7 +189,11 @@ function typeboxValidator(schema: TSchema, httpPart: string) {
   return (data: unknown) => {
     // Converting walks the schema and copies the value: only when needed
     // (a part that already checks, e.g. a string key, is used as it is).
-    const value = httpPart === 'body' || (!hasDefaults && checker.Check(data)) ? data : Value.Convert(schema, hasDefaults ? Value.Default(schema, data) : data);
+    let value = data;
+    if (httpPart !== 'body' && (hasDefaults || !checker.Check(data))) {
+      value = convertStrings(schema, data);
+      if (hasDefaults) value = Value.Default(schema, value);
+    }
     if (checker.Check(value)) return { value };
     const first = checker.Errors(value).First();
     const where = first && first.path !== '' ? `${part} field '${first.path.slice(1).replaceAll('/', '.')}'` : part;
@@ -196,6 +201,54 @@ function typeboxValidator(schema: TSchema, httpPart: string) {
     error.statusCode = 400;
     return { error };
   };
+}
+
+/** A plain decimal integer: "42", "-3" (the schema's minimum decides whether negatives pass). */
+const INTEGER_STRING = /^-?\d+$/;
+/** A plain decimal number: "42", "-0.5". */
+const NUMBER_STRING = /^-?\d+(?:\.\d+)?$/;
+
+/**
+ * Turns the strings of a query string (or params, or headers) into what their
+ * schema wants, and nothing more: an integer only from a plain decimal
+ * integer, a number only from a plain decimal number, a boolean only from
+ * true/false/1/0 (`GET /nodes?all=1`). Anything else stays a string, so the
+ * check that follows names the field ("expected integer") instead of
+ * quietly reading "1.9" as 1 or "true" as 1, as TypeBox's Value.Convert does.
+ * Returns a copy; unknown keys are kept for the check to reject.
+ */
+function convertStrings(schema: TSchema, value: unknown): unknown {
+  if (typeof value === 'string') return convertString(schema, value);
+  if (schema[Kind] !== 'Object' || typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const properties = (schema as TObject).properties;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
+    out[key] = property === undefined ? v : convertStrings(property, v);
+  }
+  return out;
+}
+
+function convertString(schema: TSchema, s: string): unknown {
+  switch (schema[Kind]) {
+    case 'Integer':
+      return INTEGER_STRING.test(s) ? Number(s) : s;
+    case 'Number':
+      return NUMBER_STRING.test(s) ? Number(s) : s;
+    case 'Boolean':
+      return s === 'true' || s === '1' ? true : s === 'false' || s === '0' ? false : s;
+    case 'Literal':
+      return String((schema as TLiteral).const) === s ? (schema as TLiteral).const : s;
+    case 'Union':
+      // The first member the string converts to and checks as ("5" stays a string in String | Integer).
+      for (const member of (schema as TUnion).anyOf) {
+        const converted = convertString(member, s);
+        if (Value.Check(member, converted)) return converted;
+      }
+      return s;
+    default:
+      return s;
+  }
 }
 
 function lowerFirst(s: string): string {

@@ -3,6 +3,7 @@
  * every route's answer and every kind of bad input.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../src/live/log.js';
 import { buildServer, type ServerOptions } from '../../src/live/server.js';
@@ -147,6 +148,37 @@ describe('bad input', () => {
     const unknownTarget = await a.inject('/call-echo?msg=x&target=9');
     expect(unknownTarget.statusCode).toBe(400);
     expect(unknownTarget.json().detail).toMatch(/neither a roster id \(1, 2\) nor a URL/);
+  });
+
+  it.each([
+    ['POST', '/data?w=1.5', 'w'],
+    ['POST', '/data?w=true', 'w'],
+    ['POST', '/data?w=2.999', 'w'],
+    ['POST', '/data?w=%202', 'w'],
+    ['DELETE', '/data/k?w=1.5', 'w'],
+    ['GET', '/data/k?r=1.9', 'r'],
+    ['GET', '/data/k?r=0x2', 'r'],
+    ['GET', '/data/k?r=1e0', 'r'],
+    ['GET', '/data/k?r=%2B1', 'r'],
+    ['GET', '/call-echo?msg=x&timeout_ms=1.5', 'timeout_ms'],
+  ])('refuses a query integer that is not a plain integer: %s %s', async (method, url, field) => {
+    const a = server();
+    const res = await a.inject({ method: method as 'GET', url, ...(method === 'POST' && { headers: { 'content-type': 'application/json' }, payload: '{"key":"k","value":"v"}' }) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'invalid request', detail: `query field '${field}': expected integer` });
+  });
+
+  it('reads plain decimal query integers, and decimal numbers only where the schema wants a number', async () => {
+    const a = server();
+    a.get('/t', { schema: { querystring: Type.Object({ x: Type.Optional(Type.Number()), n: Type.Optional(Type.Integer()), b: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) } }, async (request) => request.query);
+    expect((await postJson(a, '/data?w=1', { key: 'k', value: 'v' })).statusCode).toBe(200);
+    expect((await a.inject('/data/k?r=1')).json()).toMatchObject({ key: 'k', value: 'v' });
+    expect((await a.inject('/data/k?r=0')).json().detail).toBe("query field 'r': expected integer to be greater or equal to 1");
+    expect((await a.inject('/t?x=1.5&n=-3&b=true')).json()).toEqual({ x: 1.5, n: -3, b: true });
+    expect((await a.inject('/t?x=2&b=0')).json()).toEqual({ x: 2, b: false });
+    expect((await a.inject('/t?x=1e3')).json().detail).toBe("query field 'x': expected number");
+    expect((await a.inject('/t?n=1.5')).json().detail).toBe("query field 'n': expected integer");
+    expect((await a.inject('/t?b=yes')).json().detail).toBe("query field 'b': expected boolean");
   });
 
   it('answers a malformed URL with 400', async () => {
