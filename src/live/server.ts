@@ -20,6 +20,8 @@
 import { Kind, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
+import { STATUS_CODES, maxHeaderSize, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { NodeId } from '../protocols/envelope.js';
@@ -105,6 +107,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     frameworkErrors: (err, _req, reply) => {
       void (reply as FastifyReply).code(400).send({ error: 'bad request', detail: err.message });
     },
+    // What Node's HTTP parser refuses before there is a request to route.
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, logger),
   });
 
   let active = 0;
@@ -253,6 +257,61 @@ function convertString(schema: TSchema, s: string): unknown {
 
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
+/** Sockets already answered after a client error: later errors on them (the rest of a request still arriving) are ignored. */
+const answeredClientErrors = new WeakSet<Socket>();
+/** How long an answered socket may stay open waiting for the client to close its side. */
+const CLIENT_ERROR_GRACE_MS = 2000;
+
+/**
+ * Answers what Node's HTTP parser refuses before Fastify sees a request —
+ * a request line that is not HTTP, a bad Content-Length, bytes a URL cannot
+ * hold, headers over the size limit, a request that timed out — with the
+ * house's `{error, detail}` and `Connection: close`, then closes the socket.
+ *
+ * The answer is sent with end(), not followed by destroy(): destroying a socket
+ * while the client's data is still unread makes the kernel reset the
+ * connection, and the client may lose the answer. The rest of what the client
+ * sends is read and dropped (each piece raises another client error, ignored
+ * here) until it closes its side; one that does not is cut after a grace period.
+ */
+function answerClientError(err: Error & { code?: string; reason?: string }, socket: Socket, logger: Logger): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed || answeredClientErrors.has(socket)) return;
+  // A response already on its way (its headers sent) cannot be followed by another one.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const { status, error, detail } = describeClientError(err);
+  logger.debug({ code: err.code, status }, `client error: ${detail}`);
+  const body = JSON.stringify({ error, detail });
+  answeredClientErrors.add(socket);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  const grace = setTimeout(() => socket.destroy(), CLIENT_ERROR_GRACE_MS);
+  grace.unref();
+  socket.once('close', () => clearTimeout(grace));
+}
+
+function describeClientError(err: Error & { code?: string; reason?: string }): { status: number; error: string; detail: string } {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, error: 'request timeout', detail: 'the request did not arrive in full in time' };
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, error: 'headers too large', detail: `the request line and headers exceed the limit of ${maxHeaderSize} bytes` };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, error: 'body too large', detail: 'the chunk extensions of the request body are too large' };
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return { status: 400, error: 'bad request', detail: `the request's Content-Length header is not valid (${lowerFirst(err.reason ?? err.message)})` };
+    case 'HPE_INVALID_URL':
+      return { status: 400, error: 'bad request', detail: `the request's URL is not valid (${lowerFirst(err.reason ?? err.message)}); send non-ASCII bytes percent-encoded` };
+  }
+  return { status: 400, error: 'bad request', detail: `the request is not valid HTTP (${lowerFirst(err.reason ?? err.message)})` };
 }
 
 /** Maps anything thrown while serving a request to a status and `{error, detail}`. */

@@ -2,6 +2,8 @@
  * The node's HTTP contract, served in-process (Fastify inject, no sockets):
  * every route's answer and every kind of bad input.
  */
+import { once } from 'node:events';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -200,5 +202,65 @@ describe('bad input', () => {
     expect(res.statusCode).toBe(500);
     expect(res.json()).toEqual({ error: 'internal error', detail: 'disk on fire' });
     expect((await a.inject('/ping')).statusCode).toBe(200);
+  });
+});
+
+describe('malformed HTTP, answered on a raw socket', () => {
+  /** Sends raw bytes and reads everything until the server closes the connection. */
+  async function raw(port: number, bytes: string | Buffer): Promise<string> {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => {}); // a reset shows as a missing answer below
+    socket.write(bytes);
+    await once(socket, 'close');
+    return Buffer.concat(chunks).toString('latin1');
+  }
+
+  function parse(answer: string): { status: number; headers: string; body: unknown } {
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: body === '' ? undefined : JSON.parse(body) };
+  }
+
+  async function listening(): Promise<number> {
+    const a = server();
+    await a.listen({ port: 0, host: '127.0.0.1' });
+    return (a.server.address() as AddressInfo).port;
+  }
+
+  it.each([
+    ['a request line that is not HTTP', 400, 'GARBAGE\r\n\r\n', /not valid HTTP \(invalid method/],
+    ['a Content-Length that is not a number', 400, 'POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}', /Content-Length/],
+    ['a raw 0xff byte in the path', 400, Buffer.concat([Buffer.from('GET /data/'), Buffer.from([0xff]), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]), /URL is not valid/],
+    ['a 20,000-character URL', 431, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, /exceed the limit of \d+ bytes/],
+    ['a 200,000-character URL (still arriving when refused)', 431, `GET /${'a'.repeat(200_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, /exceed the limit/],
+  ])('%s → %i {error, detail}, then the connection closes', async (_name, status, bytes, detail) => {
+    const port = await listening();
+    const res = parse(await raw(port, bytes));
+    expect(res.status).toBe(status);
+    expect(res.headers).toContain('content-type: application/json');
+    expect(res.headers).toContain('connection: close');
+    expect(Object.keys(res.body as object).sort()).toEqual(['detail', 'error']);
+    expect((res.body as { detail: string }).detail).toMatch(detail);
+    // The node still serves.
+    expect((await app!.inject('/ping')).statusCode).toBe(200);
+  });
+
+  it('answers a request that timed out with 408', async () => {
+    const port = await listening();
+    const accepted = once(app!.server, 'connection') as Promise<[Socket]>;
+    const client = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    client.on('data', (d: Buffer) => chunks.push(d));
+    client.on('end', () => client.end());
+    client.write('GET /ping HTTP/1.1\r\nHost: x\r\n'); // headers never finished
+    const [socket] = await accepted;
+    // What Node's HTTP server raises once requestTimeout has passed (30 s: not waited for here).
+    app!.server.emit('clientError', Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    await once(client, 'close');
+    const res = parse(Buffer.concat(chunks).toString('latin1'));
+    expect(res.status).toBe(408);
+    expect(res.body).toEqual({ error: 'request timeout', detail: 'the request did not arrive in full in time' });
   });
 });
