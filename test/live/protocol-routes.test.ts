@@ -30,6 +30,8 @@ describe('protocol routes', () => {
   it.each([
     ['/gossip', { states: { '1': -1 } }, /states/],
     ['/gossip', { states: { '1': 1 }, colour: 'red' }, /colour|additional/i],
+    ['/gossip', { states: { '99': 1 } }, /'99' is not a node of the roster \(1, 2\)/],
+    ['/gossip', { states: { '1': 3, x: 1, y: 2 } }, /'x', 'y' are not nodes of the roster/],
     ['/register', { port: 6001 }, /'id'/],
     ['/register', { id: 'n9', url: 'not a url' }, /url/],
     ['/register', { id: 'n9', port: 70000 }, /port/],

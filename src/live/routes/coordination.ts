@@ -135,7 +135,16 @@ export async function coordinationRoutes(app: FastifyInstance, opts: { host: Liv
 
   // The handout's exchange: the caller sends its map, this node keeps the
   // higher version of every entry and answers with its whole map.
+  // Only roster nodes issue versions (each its own, by `POST /update`), so an
+  // origin outside the roster is refused: merged, it would sit in every node's
+  // map forever with a version nobody issued.
   app.post<{ Body: Static<typeof GossipBody> }>('/gossip', { schema: { body: GossipBody } }, async (request) => {
+    const members = host.members();
+    const strangers = Object.keys(request.body.states).filter((origin) => !members.includes(origin));
+    if (strangers.length > 0) {
+      const named = strangers.slice(0, 5).map((o) => `'${o}'`).join(', ') + (strangers.length > 5 ? ` and ${strangers.length - 5} more` : '');
+      throw new HttpError(400, 'invalid request', `body field 'states': ${named} ${strangers.length === 1 ? 'is not a node' : 'are not nodes'} of the roster (${members.join(', ')}); gossip carries versions of roster nodes only`);
+    }
     await ask(host, { type: 'gossip.digest', states: request.body.states }, 'gossip.digest_ok');
     return { node_id: nodeId, states: gossipOf().status().states };
   });
