@@ -35,6 +35,7 @@ describe('protocol routes', () => {
     ['/register', { port: 6001 }, /'id'/],
     ['/register', { id: 'n9', url: 'not a url' }, /url/],
     ['/register', { id: 'n9', port: 70000 }, /port/],
+    ['/register', { id: 'node9' }, /'port' \(or 'url'\) is required/],
     ['/coordinator', {}, /leader_id/],
     ['/election', { from: true }, /from/],
     ['/broadcast', { message: 'x', mode: 'sideways' }, /mode/],
@@ -45,6 +46,16 @@ describe('protocol routes', () => {
     const res = await post(url, body);
     expect(res.statusCode).toBe(400);
     expect(res.json().detail).toMatch(detail);
+  });
+
+  it("refuses to point a roster node's registry entry away from its roster URL", async () => {
+    for (const body of [{ id: '1', port: 6001 }, { node_id: 2, url: 'http://10.0.0.9:5002' }]) {
+      const res = await post('/register', body);
+      expect(res.statusCode).toBe(409);
+      expect(res.json()).toEqual({ error: 'conflict', detail: expect.stringMatching(/^node [12] is a roster node at http:\/\/127\.0\.0\.1:500[12]; its registry entry cannot be pointed at http:\/\//) });
+    }
+    // At its own URL it gets as far as the registry (not running here: 503).
+    expect((await post('/register', { id: '2', url: 'http://127.0.0.1:5002' })).statusCode).toBe(503);
   });
 
   it('takes no body as an empty one, and answers 503 while the protocols are not running', async () => {

@@ -3,7 +3,9 @@
  * status of every protocol.
  *
  * - `POST /register {id|node_id, port|url}` — a node joins the registry (the
- *   roster's first node); `port` alone means "at the caller's address".
+ *   roster's first node); `port` alone means "at the caller's address". One
+ *   of `port` and `url` is required; a roster node's entry cannot be pointed
+ *   anywhere but its roster URL (409).
  * - `POST /heartbeat/:id` — 404 when the registry does not know the node (or
  *   it expired): register again.
  * - `GET /nodes[?all=1]` — the live rows (the handout deletes dead ones);
@@ -37,7 +39,7 @@ const HeartbeatParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 const NodesQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 const StatusParams = Type.Object({ protocol: Type.String({ minLength: 1, maxLength: 64 }) });
 
-/** Where a registering node listens: its URL, or the caller's address with its port. */
+/** Where a registering node listens: its URL, or the caller's address with its port (undefined: neither given). */
 function registrationUrl(body: Static<typeof RegisterBody>, callerIp: string): string | undefined {
   if (body.url !== undefined) {
     try {
@@ -81,8 +83,14 @@ export async function membershipRoutes(app: FastifyInstance, opts: { host: LiveH
     const raw = request.body.node_id ?? request.body.id;
     if (raw === undefined) throw new HttpError(400, 'invalid request', "body field 'id' (or 'node_id') is required");
     const url = registrationUrl(request.body, request.ip);
-    const r = await registryOnly(() => ask(host, { type: 'registry.register', node_id: String(raw), ...(url !== undefined && { url }) }, 'registry.register_ok'));
-    return { status: 'registered', node_id: jsonId(String(r.node_id)), url: url ?? null };
+    if (url === undefined) throw new HttpError(400, 'invalid request', `body field 'port' (or 'url') is required: where node ${raw} listens`);
+    // A roster node registers itself, at its roster URL; a client must not point its entry elsewhere.
+    const member = node.roster.find((n) => n.id === String(raw));
+    if (member !== undefined && new URL(member.url).origin !== url) {
+      throw new HttpError(409, 'conflict', `node ${member.id} is a roster node at ${member.url}; its registry entry cannot be pointed at ${url}`);
+    }
+    const r = await registryOnly(() => ask(host, { type: 'registry.register', node_id: String(raw), url }, 'registry.register_ok'));
+    return { status: 'registered', node_id: jsonId(String(r.node_id)), url };
   });
 
   app.post<{ Params: Static<typeof HeartbeatParams> }>('/heartbeat/:id', { schema: { params: HeartbeatParams } }, async (request) => {
