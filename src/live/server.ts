@@ -11,13 +11,15 @@
  * House rules enforced here for every route, including plugins' routes:
  * - bodies are validated strictly against their TypeBox schema (unknown keys,
  *   wrong types → 400, nothing coerced or stripped); query strings are
- *   converted strictly ("?timeout_ms=500" is a number, "?w=1.5" is a 400);
+ *   converted strictly ("?timeout_ms=500" is a number, "?w=1.5" is a 400),
+ *   and a key a route does not declare is a 400 (a route that declares no
+ *   query string takes no keys);
  * - every error is a 4xx/5xx JSON `{error, detail}` naming the problem;
  * - every response carries `X-Active-Requests`: requests in flight in this
  *   process, this one included;
  * - every request is logged as one line (node, method, route, status, ms).
  */
-import { Kind, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
+import { Kind, Type, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { STATUS_CODES, maxHeaderSize, type ServerResponse } from 'node:http';
@@ -37,6 +39,8 @@ import { LocalDataStore, type DataStore } from './state/data-store.js';
 import { MessageLog } from './state/message-log.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** The query string of a route that declares none: no keys at all. */
+const NO_QUERY = Type.Object({}, { additionalProperties: false });
 export const DEFAULT_CALL_TIMEOUT_MS = 1000;
 const QUIET_LOG_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
 
@@ -137,6 +141,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // Bodies are JSON only: anything else is answered 415 by the error handler.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(({ schema, httpPart }) => typeboxValidator(schema as TSchema, httpPart ?? 'body'));
+  // A route that declares no query string takes none: `/stats?foo=` is a 400
+  // naming 'foo', as an unknown key is on the routes that declare theirs.
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.querystring === undefined) route.schema = { ...route.schema, querystring: NO_QUERY };
+  });
 
   app.addHook('onRequest', (_request, reply, done) => {
     active += 1;

@@ -66,6 +66,17 @@ describe('protocol routes', () => {
     }
   });
 
+  it('refuses query keys the protocol routes do not take, and keeps ?all=1 for /nodes', async () => {
+    for (const url of ['/status/gossip?x=1', '/broadcast/values?limit=2', '/nodes?all=1&x=1']) {
+      const res = await app.inject(url);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().detail).toMatch(/^query field '(x|limit)': unexpected property$/);
+    }
+    // Valid: as far as the registry protocol, which is not running here.
+    for (const url of ['/nodes?all=1', '/nodes?all=true', '/nodes?all=0']) expect((await app.inject(url)).statusCode).toBe(503);
+    expect((await app.inject('/nodes?all=yes')).json().detail).toBe("query field 'all': expected boolean");
+  });
+
   it('knows its protocols by name in GET /status/:protocol', async () => {
     expect((await app.inject('/status/gossip')).json()).toEqual({ states: {} });
     expect((await app.inject('/status/election')).json()).toMatchObject({ leader_id: null, algorithm: 'bully' });

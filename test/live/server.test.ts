@@ -183,6 +183,26 @@ describe('bad input', () => {
     expect((await a.inject('/t?b=yes')).json().detail).toBe("query field 'b': expected boolean");
   });
 
+  it.each([
+    ['/echo?msg=hi&foo=', 'foo'],
+    ['/call-echo?msg=hi&foo=1', 'foo'],
+    ['/stats?foo=', 'foo'],
+    ['/messages?limit=abc', 'limit'],
+    ['/?x=1', 'x'],
+    ['/health?verbose=1', 'verbose'],
+    ['/ping?x', 'x'],
+  ])('refuses a query key the route does not take: GET %s', async (url, key) => {
+    const res = await server().inject(url);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'invalid request', detail: `query field '${key}': unexpected property` });
+  });
+
+  it('refuses an unknown query key on POST routes too', async () => {
+    const res = await postJson(server(), '/message?x=1', { from: 'n2', payload: 1 });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().detail).toBe("query field 'x': unexpected property");
+  });
+
   it('answers a malformed URL with 400', async () => {
     const res = await server().inject('/data/%E0%A4%A');
     expect(res.statusCode).toBe(400);

@@ -13,14 +13,17 @@ import type { Agent } from 'undici';
 import { HttpError } from '../http-error.js';
 import { findNode, jsonId, nextInRing } from '../roster.js';
 
-const EchoQuery = Type.Object({ msg: Type.String({ maxLength: 4096 }) });
+const EchoQuery = Type.Object({ msg: Type.String({ maxLength: 4096 }) }, { additionalProperties: false });
 
-const CallEchoQuery = Type.Object({
-  msg: Type.String({ maxLength: 4096 }),
-  /** A roster id or a base URL such as http://127.0.0.1:5002. */
-  target: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-  timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
-});
+const CallEchoQuery = Type.Object(
+  {
+    msg: Type.String({ maxLength: 4096 }),
+    /** A roster id or a base URL such as http://127.0.0.1:5002. */
+    target: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
+  },
+  { additionalProperties: false },
+);
 
 /** Peer answers are small; a larger one is refused rather than buffered. */
 const MAX_PEER_ANSWER_BYTES = 64 * 1024;
