@@ -140,6 +140,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   // Bodies are JSON only: anything else is answered 415 by the error handler.
   app.removeContentTypeParser('text/plain');
+  // Fastify's JSON parser, which refuses a `__proto__` or `constructor.prototype`
+  // key (prototype poisoning) as it refuses broken JSON: "not valid JSON".
+  // Its refusals are told apart here, so the answer names the key.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+    parseJson(request, body, (err, value) => {
+      if (err) done(forbiddenKeyError(body) ?? err, undefined);
+      else done(null, value);
+    });
+  });
   app.setValidatorCompiler(({ schema, httpPart }) => typeboxValidator(schema as TSchema, httpPart ?? 'body'));
   // A route that declares no query string takes none: `/stats?foo=` is a 400
   // naming 'foo', as an unknown key is on the routes that declare theirs.
@@ -321,6 +332,37 @@ function describeClientError(err: Error & { code?: string; reason?: string }): {
       return { status: 400, error: 'bad request', detail: `the request's URL is not valid (${lowerFirst(err.reason ?? err.message)}); send non-ASCII bytes percent-encoded` };
   }
   return { status: 400, error: 'bad request', detail: `the request is not valid HTTP (${lowerFirst(err.reason ?? err.message)})` };
+}
+
+/**
+ * For a body that is valid JSON yet was refused: the `__proto__` key, or the
+ * `constructor` key holding a `prototype`, that got it refused (the rules of
+ * Fastify's secure-json-parse), as a 400 naming it. Undefined for broken JSON.
+ */
+function forbiddenKeyError(text: string): HttpError | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  // Iterative, so a deeply nested body cannot overflow the stack.
+  const stack: Array<{ value: unknown; path: string }> = [{ value: parsed, path: '' }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    const at = (key: string) => (path === '' ? key : `${path}.${key}`);
+    if (Object.hasOwn(value, '__proto__')) return forbidden('__proto__', at('__proto__'));
+    const ctor = Object.hasOwn(value, 'constructor') ? (value as { constructor: unknown }).constructor : undefined;
+    if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) return forbidden('constructor.prototype', at('constructor.prototype'));
+    for (const [key, child] of Object.entries(value)) stack.push({ value: child, path: at(key) });
+  }
+  return undefined;
+}
+
+function forbidden(key: string, path: string): HttpError {
+  const where = path === key ? '' : ` (body field '${path}')`;
+  return new HttpError(400, 'invalid request', `the key '${key}' is not allowed in a request body${where}: it could change the prototype of the objects built from it`);
 }
 
 /** Maps anything thrown while serving a request to a status and `{error, detail}`. */
