@@ -15,7 +15,7 @@
  * start is retried on fresh ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,25 @@ const STOP_GRACE_MS = 5000;
  * 5-node cluster on a 1 GB Raspberry Pi (see the README's "Benchmarks").
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+
+/** A file's contents, or undefined when there is no such file (or it cannot be read). */
+function readIfFile(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Puts back what readIfFile returned: the old contents, or no file. Never throws (the caller is reporting a failure already). */
+function restoreFile(path: string, contents: Buffer | undefined): void {
+  try {
+    if (contents === undefined) rmSync(path, { force: true });
+    else writeFileSync(path, contents);
+  } catch {
+    // best effort
+  }
+}
 
 /** The CLI entry point next to this module: dist/bundle/main.js in the bundle users run (scripts/bundle.mjs), dist/cli/main.js in tsc's output. */
 function defaultCliPath(): string {
@@ -241,18 +260,27 @@ export class LocalCluster {
     return this.find(id);
   }
 
-  /** Starts the nodes and resolves once every one answers /health. */
+  /**
+   * Starts the nodes and resolves once every one answers /health. A start
+   * that fails leaves the roster file as it found it (absent, or with its
+   * previous contents), so no roster points at a cluster that never ran.
+   */
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
     if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new RangeError(`nodes must be a positive integer, got ${options.nodes}`);
     const attempts = options.basePort === 0 ? START_ATTEMPTS_ON_FREE_PORTS : 1;
+    const previousRoster = readIfFile(options.rosterPath);
     for (let attempt = 1; ; attempt++) {
-      const cluster = await LocalCluster.startOnce(options);
+      let cluster: LocalCluster | undefined;
       try {
-        await Promise.all(cluster.managed.map((n) => n.waitHealthy(cluster.agent)));
+        cluster = await LocalCluster.startOnce(options);
+        await Promise.all(cluster.managed.map((n) => n.waitHealthy(cluster!.agent)));
         return cluster;
       } catch (err) {
-        await cluster.stop();
-        if (attempt >= attempts || options.signal?.aborted) throw err;
+        await cluster?.stop();
+        if (cluster === undefined || attempt >= attempts || options.signal?.aborted) {
+          restoreFile(options.rosterPath, previousRoster);
+          throw err;
+        }
       }
     }
   }

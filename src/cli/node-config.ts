@@ -3,7 +3,9 @@
  * an optional roster file to the NodeConfig a node process runs with.
  * Every mistake is a UsageError: one line, exit code 2.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import type { Level } from 'pino';
 import type { LogFormat } from '../live/log.js';
 import type { NodeConfig } from '../live/node-main.js';
@@ -49,6 +51,8 @@ export function resolveNodeConfig(flags: NodeFlags): NodeConfig {
     roster = [self];
   }
   if (flags.dataDir !== undefined && flags.workers > 1) throw new UsageError('--data-dir needs --workers 1: the replicated store runs in a node of one process');
+  const dataDirBad = flags.dataDir === undefined ? undefined : dataDirProblem(flags.dataDir);
+  if (dataDirBad) throw new UsageError(`--data-dir ${flags.dataDir}: ${dataDirBad}`);
   const kv = { ...DEFAULT_PROTOCOL_SETTINGS.kv, ...flags.protocols?.kv };
   const kvProblem = kvSettingsProblem(kv);
   if (kvProblem) throw new UsageError(kvProblem);
@@ -84,6 +88,33 @@ export function kvSettingsProblem(kv: ProtocolSettings['kv']): string | undefine
   if (problem) return `--replicas/--read-quorum/--write-quorum: ${problem.replace(/\bn\b/g, 'replicas').replace(/\br\b/g, 'read quorum').replace(/\bw\b/g, 'write quorum')}`;
   if (kv.mode === 'linearizable' && kv.r + kv.w <= kv.n) return `--consistency linearizable needs read quorum + write quorum > replicas (got ${kv.r} + ${kv.w} <= ${kv.n})`;
   return undefined;
+}
+
+/**
+ * Why `dir` cannot hold a node's data, if it cannot: it, or the nearest of
+ * its parents that exists, must be a directory this process may write in
+ * (the node creates what is missing).
+ */
+export function dataDirProblem(dir: string): string | undefined {
+  const target = resolve(dir);
+  for (let path = target; ; path = dirname(path)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(path).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // missing, or under a file (which the walk up reaches next)
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(path) !== path) continue;
+      return `cannot use ${path === target ? 'it' : path}: ${code ?? (err as Error).message}`;
+    }
+    if (!isDirectory) return path === target ? 'not a directory' : `${path} is not a directory`;
+    try {
+      accessSync(path, constants.W_OK | constants.X_OK);
+    } catch {
+      return path === target ? 'not writable' : `${path} is not writable`;
+    }
+    return undefined;
+  }
 }
 
 function portOf(url: string): number {

@@ -41,7 +41,7 @@ export interface NodeConfig {
 /** How long a stopping node waits for requests in flight (and workers) before it gives up on them. */
 export const SHUTDOWN_GRACE_MS = 3000;
 
-/** Thrown when the node cannot start (port taken, address unavailable). */
+/** Thrown when the node cannot start (port taken, address unavailable, data directory unusable). */
 export class NodeStartError extends Error {
   override readonly name = 'NodeStartError';
 }
@@ -196,12 +196,17 @@ async function runPrimary(config: NodeConfig): Promise<void> {
  */
 async function openStorage(dir: string, logger: ReturnType<typeof createLogger>): Promise<SqliteStorage> {
   const { SqliteStorage } = await import('./storage-sqlite.js');
-  const storage = new SqliteStorage(dir, {
-    onFailure: (err) => {
-      logger.fatal({ err }, `storage failed, stopping: ${err.message}`);
-      process.exit(1);
-    },
-  });
+  let storage: SqliteStorage;
+  try {
+    storage = new SqliteStorage(dir, {
+      onFailure: (err) => {
+        logger.fatal({ err }, `storage failed, stopping: ${err.message}`);
+        process.exit(1);
+      },
+    });
+  } catch (err) {
+    throw new NodeStartError(`cannot open the data directory ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+  }
   logger.info({ file: storage.file, entries: storage.size }, `data on disk: ${storage.file} (${storage.size} entries)`);
   return storage;
 }

@@ -3,11 +3,11 @@
  * completely — on SIGTERM, with a node killed meanwhile, or when `up` itself
  * is killed.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRoster } from '../../src/live/roster.js';
-import { http, pidAlive, spawnCli, stopAll, tempDir, waitFor } from '../helpers/cluster.js';
+import { http, pidAlive, runCli, spawnCli, stopAll, tempDir, waitFor } from '../helpers/cluster.js';
 
 afterEach(stopAll);
 
@@ -66,5 +66,41 @@ describe('distlab up', () => {
     expect(code).toBe(1);
     expect(second.stderr()).toContain('distlab: cluster did not start: node 1 exited during start-up');
     expect(second.stderr()).toContain(`distlab: port ${port} on 127.0.0.1 is already in use`);
+    // no roster is left pointing at a cluster that never ran
+    expect(existsSync(join(dir, 'r.yaml'))).toBe(false);
+  });
+
+  it('a failed start puts back the roster that was there before', async () => {
+    const { rows } = await startUp(1);
+    const port = new URL(rows[0]!.url).port;
+    const dir = tempDir();
+    const rosterPath = join(dir, 'r.yaml');
+    const previous = '- {id: 7, url: "http://127.0.0.1:7"}\n';
+    writeFileSync(rosterPath, previous);
+    const second = spawnCli(['up', '--nodes', '1', '--base-port', port, '--roster-out', rosterPath, '--log-level', 'warn'], { cwd: dir });
+    expect((await second.exited).code).toBe(1);
+    expect(readFileSync(rosterPath, 'utf8')).toBe(previous);
+  });
+
+  it.each([
+    ['--data-root is a file', (dir: string) => writeFileSync(join(dir, 'afile'), 'x'), 'afile', '--data-root afile: not a directory'],
+    ['--data-root is under a file', (dir: string) => writeFileSync(join(dir, 'afile'), 'x'), 'afile/sub', (dir: string) => `--data-root afile/sub: ${join(dir, 'afile')} is not a directory`],
+    [
+      "a node's data directory is a file",
+      (dir: string) => {
+        mkdirSync(join(dir, 'root'));
+        writeFileSync(join(dir, 'root', '1'), 'x');
+      },
+      'root',
+      '--data-root root: root/1: not a directory',
+    ],
+  ])('refuses a data root it cannot use (%s): exit 2, one line, no roster', async (_name, prepare, root, message) => {
+    const dir = tempDir();
+    prepare(dir);
+    const rosterPath = join(dir, '.distlab', 'roster.yaml');
+    const { code, stderr } = await runCli(['up', '--data-root', root, '--nodes', '1', '--base-port', '0', '--log-level', 'warn'], { cwd: dir });
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(`distlab: ${typeof message === 'function' ? message(dir) : message}`);
+    expect(existsSync(rosterPath)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Bad usage is one line on stderr and exit code 2; a failed operation is exit code 1.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startCluster, stopAll, tempDir } from '../helpers/cluster.js';
@@ -44,6 +44,26 @@ describe('command-line usage', () => {
     expect(code).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(message);
+  });
+
+  it('distlab node with a --data-dir that is a file, or under one → exit 2 naming it', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'afile'), 'x');
+    const file = await runCli(['node', '--data-dir', 'afile', '--port', '0'], { cwd: dir });
+    expect(file.code).toBe(2);
+    expect(file.stderr.trim()).toBe('distlab: --data-dir afile: not a directory');
+    const under = await runCli(['node', '--data-dir', 'afile/sub', '--port', '0'], { cwd: dir });
+    expect(under.code).toBe(2);
+    expect(under.stderr.trim()).toBe(`distlab: --data-dir afile/sub: ${join(dir, 'afile')} is not a directory`);
+  });
+
+  it('distlab node whose data file is not a database → exit 1 with one line, not a stack trace', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'data', 'node.sqlite'), 'not a database, but long enough to be read as a header of one\n'.repeat(4));
+    const { code, stderr } = await runCli(['node', '--data-dir', 'data', '--port', '0'], { cwd: dir });
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('distlab: cannot open the data directory data: file is not a database');
   });
 
   it('ping and load without a roster say where one comes from', async () => {

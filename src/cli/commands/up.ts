@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_PROTOCOL_SETTINGS } from '../../live/protocols.js';
 import { serveClusterControl } from '../cluster-control.js';
-import { kvSettingsProblem } from '../node-config.js';
+import { dataDirProblem, kvSettingsProblem } from '../node-config.js';
 import { LOG_LEVELS } from '../../live/log.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { LocalCluster } from '../local-cluster.js';
@@ -58,6 +58,14 @@ export function register(program: Command): void {
       if (kvProblem) throw new UsageError(kvProblem);
       if (opts.basePort !== 0 && opts.basePort + opts.nodes - 1 > 65535) {
         throw new UsageError(`--base-port ${opts.basePort} with ${opts.nodes} nodes goes past port 65535`);
+      }
+      const rootProblem = dataDirProblem(opts.dataRoot);
+      if (rootProblem) throw new UsageError(`--data-root ${opts.dataRoot}: ${rootProblem}`);
+      if (!opts.fresh) {
+        for (let id = 1; id <= opts.nodes; id++) {
+          const nodeProblem = dataDirProblem(join(opts.dataRoot, String(id)));
+          if (nodeProblem) throw new UsageError(`--data-root ${opts.dataRoot}: ${join(opts.dataRoot, String(id))}: ${nodeProblem}`);
+        }
       }
       await up(opts);
     });
