@@ -78,6 +78,28 @@ describe('distlab check linearizability', () => {
     expect(r.stderr).toMatch(/cannot tell: state limit reached/);
   });
 
+  it.each([
+    ['an empty file', ''],
+    ['a blank file', '\n  \n'],
+    ['only an invoke that never completes', jsonl(events('1 invoke write @x 1'))],
+    ['only failed operations', jsonl(events('1 invoke write @x 1', '1 fail write @x', '2 invoke read @x', '2 fail read @x'))],
+  ])('exits 2 when there is nothing to check: %s', (_what, text) => {
+    const path = file('nothing.jsonl', text);
+    const r = distlab('check', 'linearizability', path);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^unknown: nothing to check/);
+    expect(r.stderr.trim()).toMatch(/^distlab: .*nothing\.jsonl: cannot tell: nothing to check/);
+    const json = distlab('check', 'linearizability', '--json', path);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: 'unknown', operations: 0 });
+  });
+
+  it('still passes a history of acknowledged writes alone (something was checked)', () => {
+    const r = distlab('check', 'linearizability', file('writes.jsonl', jsonl(events('1 invoke write @x 1', '1 ok write @x 1'))));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^linearizable: 1 operations/);
+  });
+
   it('reads the conformance formats (detected or named)', () => {
     expect(distlab('check', 'linearizability', join(TESTDATA, 'etcd/etcd_000.log')).code).toBe(1);
     expect(distlab('check', 'linearizability', '--format', 'edn', '--model', 'kv', join(TESTDATA, 'kv/c01-ok.txt')).code).toBe(0);

@@ -60,7 +60,12 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((file: string, opts: CommonOptions & { timeout: number; maxStates: number }) => {
       const { format, paired } = loadHistory(file, opts.format);
-      const result = asUsage(file, () => checkLinearizability(paired, { model: opts.model, timeoutMs: opts.timeout, maxStates: opts.maxStates }));
+      const checked = asUsage(file, () => checkLinearizability(paired, { model: opts.model, timeoutMs: opts.timeout, maxStates: opts.maxStates }));
+      // An empty history is trivially linearizable, but a verdict about nothing is no verdict.
+      const result: LinearizabilityResult =
+        checked.valid === true && checked.operations === 0
+          ? { ...checked, valid: 'unknown', reason: 'nothing to check (no operation is left once failed ones and unknown outcomes nobody observed are left out)' }
+          : checked;
       if (opts.json) process.stdout.write(JSON.stringify(linearizabilityJson(file, format, paired, result), null, 2) + '\n');
       else process.stdout.write(linearizabilityText(paired, result) + '\n');
       if (result.valid === false) throw new OperationFailed(`${file}: not linearizable`);
