@@ -37,7 +37,7 @@ export function parseDuration(raw: string): number {
 export function durationOption(minMs = 0) {
   return (raw: string): number => {
     const ms = parseDuration(raw);
-    if (ms < minMs) throw new InvalidArgumentError(`expected a duration of at least ${minMs} ms, got '${raw}'`);
+    if (ms < minMs) throw new InvalidArgumentError(`expected a ${minMs === 1 ? 'positive duration (at least 1 ms)' : `duration of at least ${minMs} ms`}, got '${raw}'`);
     return ms;
   };
 }

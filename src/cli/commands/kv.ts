@@ -4,11 +4,12 @@
  * roster's nodes, retries of definite failures).
  *
  * Exit 0 on success; 1 when the key is not found or the operation failed
- * (an indefinite failure says it may still have happened); 2 on bad usage.
+ * (an indefinite failure says it may still have happened); 2 on bad usage,
+ * including a request the node refuses as invalid (HTTP 400, 413, ...).
  */
 import { Option, type Command } from 'commander';
 import { DistlabClient, KvError } from '../../client/client.js';
-import { OperationFailed } from '../errors.js';
+import { OperationFailed, UsageError } from '../errors.js';
 import { durationOption, intOption } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 
@@ -25,7 +26,7 @@ export function register(program: Command): void {
   const common = (cmd: Command) =>
     cmd
       .addOption(rosterOption())
-      .addOption(new Option('--timeout <time>', 'timeout of one HTTP attempt').default(3000, '3s').argParser(durationOption()))
+      .addOption(new Option('--timeout <time>', 'timeout of one HTTP attempt').default(3000, '3s').argParser(durationOption(1)))
       .addOption(new Option('--json', 'print the answer as JSON').default(false));
   common(kv.command('put').description('write KEY=VALUE (waits for W durable acknowledgements)').argument('<key>').argument('<value>'))
     .addOption(new Option('--w <n>', 'write quorum W for this request').argParser(intOption(1, 100)))
@@ -57,6 +58,9 @@ export function register(program: Command): void {
     });
 }
 
+/** HTTP answers that reject the request itself (it would be rejected anywhere, on any retry). */
+const REJECTED_INPUT = new Set([400, 413, 414, 422]);
+
 async function withClient(opts: KvOptions, fn: (client: DistlabClient) => Promise<void>): Promise<void> {
   const roster = readRosterOption(opts.roster);
   const client = new DistlabClient({
@@ -70,6 +74,8 @@ async function withClient(opts: KvOptions, fn: (client: DistlabClient) => Promis
   } catch (err) {
     if (!(err instanceof KvError)) throw err;
     if (opts.json) process.stdout.write(`${JSON.stringify({ error: err.reason, kind: err.kind, status: err.status, body: err.body })}\n`);
+    // The node refused what was sent (an empty key, a quorum larger than N, a value over the body limit): bad input.
+    if (err.kind === 'definite' && err.status !== undefined && REJECTED_INPUT.has(err.status)) throw new UsageError(`the node refused the request: ${err.message}`);
     const may = err.kind === 'indefinite' ? ' — it may still have taken effect' : '';
     throw new OperationFailed(`${err.message} (${err.kind}${may})`);
   } finally {

@@ -11,7 +11,7 @@ import { Agent, request } from 'undici';
 import { normaliseUrl, RosterError } from '../../live/roster.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { summarise } from '../latency-stats.js';
-import { intOption, parseDuration } from '../options.js';
+import { durationOption, intOption, parseDuration } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 import { unreachableReason } from '../node-http.js';
 
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .addOption(new Option('--requests <n>', 'stop after n requests (0 = no limit)').default(0).argParser(intOption(0)))
     .addOption(new Option('--duration <duration>', 'stop after this long, e.g. 10s (0 = no limit)').default(0, '0').argParser(parseDuration))
     .addOption(rosterOption())
-    .addOption(new Option('--timeout <duration>', 'timeout of each request').default(5000, '5s').argParser(parseDuration))
+    .addOption(new Option('--timeout <duration>', 'timeout of each request').default(5000, '5s').argParser(durationOption(1)))
     .option('--quiet', 'print only the summary, not one line per request')
     .action(async (opts: LoadOptions) => {
       await load(opts);
