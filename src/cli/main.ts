@@ -35,8 +35,11 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and version print and exit 0; everything else commander rejects is bad usage
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      // help and version print and exit 0; everything else commander rejects is bad usage,
+      // including a command group run without its sub-command (commander then prints the
+      // group's help to stderr with a non-zero exitCode, where --help or `help kv` have 0)
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
       return EXIT_USAGE;
     }
     if (err instanceof UsageError) {

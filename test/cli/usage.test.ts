@@ -3,7 +3,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
+import { commandModules } from '../../src/cli/commands/index.js';
 import { runCli, startCluster, stopAll, tempDir } from '../helpers/cluster.js';
 
 afterEach(stopAll);
@@ -122,4 +124,39 @@ describe('ping and load against a cluster', () => {
     expect(dead.stdout).toMatch(/ERR \[http:\/\/127\.0\.0\.1:\d+\] failed: connection refused/);
     expect(dead.stdout).toMatch(/requests 2 {2}ok 0 {2}errors 2/);
   });
+});
+
+/** Every command group (a command with sub-commands), as the words that name it: [['kv'], ['chaos'], ...]. */
+async function commandGroups(): Promise<string[][]> {
+  const program = new Command('distlab');
+  for (const m of commandModules) (await m.load()).register(program);
+  const groups: string[][] = [];
+  const walk = (cmd: Command, path: string[]) => {
+    for (const sub of cmd.commands) {
+      if (sub.commands.length === 0) continue;
+      groups.push([...path, sub.name()]);
+      walk(sub, [...path, sub.name()]);
+    }
+  };
+  walk(program, []);
+  return groups;
+}
+
+describe('command groups', () => {
+  it('a group without its sub-command prints its help to stderr and exits 2; --help and help still exit 0', async () => {
+    const groups = await commandGroups();
+    expect(groups.map((g) => g.join(' '))).toEqual(expect.arrayContaining(['kv', 'chaos', 'check', 'shard', 'ring', 'gossip']));
+    for (const group of [[], ...groups]) {
+      const name = ['distlab', ...group].join(' ');
+      const bare = await runCli(group);
+      expect(bare.code, name).toBe(2);
+      expect(bare.stdout, name).toBe('');
+      expect(bare.stderr, name).toContain(`Usage: ${name} [options] [command]`);
+    }
+    for (const args of [['--help'], ['kv', '--help'], ['help', 'kv'], ['check', '--help']]) {
+      const help = await runCli(args);
+      expect(help.code, args.join(' ')).toBe(0);
+      expect(help.stdout, args.join(' ')).toMatch(/^Usage: distlab/);
+    }
+  }, 120_000);
 });
