@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { isIP } from 'node:net';
 import { MAX_LOAD_FACTOR } from '../../live/cpu-load.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../../live/log.js';
 import { NodeStartError, runNode } from '../../live/node-main.js';
@@ -23,6 +24,24 @@ function nodeIdOption(raw: string): string {
     if (err instanceof RosterError) throw new InvalidArgumentError(err.message);
     throw err;
   }
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/i;
+
+/** --host: an IP address, or a host name that can stand in the node's URL (999.1.1.1 is neither). */
+function hostOption(raw: string): string {
+  const host = raw.trim();
+  if (isIP(host) !== 0) return host;
+  const fitsUrl = () => {
+    try {
+      new URL(`http://${host}:1`);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (HOST_NAME.test(host) && !/^[\d.]+$/.test(host) && fitsUrl()) return host;
+  throw new InvalidArgumentError(`expected an IP address (127.0.0.1, 0.0.0.0, ::1, ...) or a host name, got '${raw}'`);
 }
 
 interface RawNodeOptions {
@@ -53,7 +72,7 @@ export function register(program: Command): void {
     .description('run one distlab node (the workshop handouts\' HTTP service)')
     .addOption(new Option('--id <id>', 'node id (an integer, or letters/digits)').env('DISTLAB_ID').default('1').argParser(nodeIdOption))
     .addOption(new Option('--team <name>', 'team name shown by GET / (default: from the roster, else team<id>)').env('DISTLAB_TEAM'))
-    .addOption(new Option('--host <addr>', 'address to listen on (0.0.0.0 to accept other machines)').env('DISTLAB_HOST').default('127.0.0.1'))
+    .addOption(new Option('--host <addr>', 'address to listen on (0.0.0.0 to accept other machines)').env('DISTLAB_HOST').default('127.0.0.1').argParser(hostOption))
     .addOption(new Option('--port <n>', 'port to listen on (0 = any free port); with --roster and no --port, the roster\'s').env('DISTLAB_PORT').default(5000).argParser(intOption(0, 65535)))
     .addOption(new Option('--roster <file>', 'roster file (YAML or JSON) listing every node: id, team, url').env('DISTLAB_ROSTER'))
     .addOption(new Option('--load-factor <n>', `burn CPU with fib(n) on each data request (0-${MAX_LOAD_FACTOR})`).env('DISTLAB_LOAD_FACTOR').default(0).argParser(intOption(0, MAX_LOAD_FACTOR)))
