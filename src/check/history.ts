@@ -79,8 +79,10 @@ export function detectFormat(text: string): HistoryFormat {
   return 'jsonl';
 }
 
-/** Parse a history in the given format (or detect it). Throws HistoryParseError. */
-export function parseHistory(text: string, format: HistoryFormat | 'auto' = 'auto'): { format: HistoryFormat; events: HistoryEvent[] } {
+/** Parse a history in the given format (or detect it), ignoring a leading byte-order mark. Throws HistoryParseError. */
+export function parseHistory(input: string, format: HistoryFormat | 'auto' = 'auto'): { format: HistoryFormat; events: HistoryEvent[] } {
+  // A byte-order mark (editors on Windows write one) is not part of the first line.
+  const text = input.startsWith('\uFEFF') ? input.slice(1) : input;
   const fmt = format === 'auto' ? detectFormat(text) : format;
   const parseLine = fmt === 'jsonl' ? parseJsonLine : fmt === 'jepsen' ? parseJepsenLine : parseEdnLine;
   const events: HistoryEvent[] = [];

@@ -100,6 +100,13 @@ describe('distlab check linearizability', () => {
     expect(r.stdout).toMatch(/^linearizable: 1 operations/);
   });
 
+  it('reads a history that starts with a UTF-8 byte-order mark', () => {
+    const r = distlab('check', 'linearizability', file('bom.jsonl', `\uFEFF${good}`));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^linearizable: 2 operations/);
+  });
+
   it('reads the conformance formats (detected or named)', () => {
     expect(distlab('check', 'linearizability', join(TESTDATA, 'etcd/etcd_000.log')).code).toBe(1);
     expect(distlab('check', 'linearizability', '--format', 'edn', '--model', 'kv', join(TESTDATA, 'kv/c01-ok.txt')).code).toBe(0);

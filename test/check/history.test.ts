@@ -23,6 +23,21 @@ describe('parsers', () => {
     ]);
   });
 
+  it('ignores a UTF-8 byte-order mark at the start, in every format', () => {
+    const jsonl = '\uFEFF{"process":1,"type":"invoke","f":"write","value":3}\n{"process":1,"type":"ok","f":"write","value":3}\n';
+    expect(parseHistory(jsonl)).toEqual({
+      format: 'jsonl',
+      events: [
+        { process: 1, type: 'invoke', f: 'write', value: 3, line: 1 },
+        { process: 1, type: 'ok', f: 'write', value: 3, line: 2 },
+      ],
+    });
+    expect(parseHistory('\uFEFFINFO  jepsen.util - 0   :invoke :read   nil\n').format).toBe('jepsen');
+    expect(parseHistory('\uFEFF{:process 0, :type :invoke, :f :get, :key "4", :value nil}\n').format).toBe('edn');
+    // only a leading one: elsewhere it is a character like any other
+    expect(() => parseHistory('{"process":1,"type":"invoke","f":"read"}\n\uFEFF{"process":1,"type":"ok","f":"read"}\n', 'jsonl')).toThrow(/line 2: not valid JSON/);
+  });
+
   it('reads Jepsen etcd log lines: nil, integers, [a b] pairs, and :reasons', () => {
     const text = [
       'INFO  jepsen.util - 3\t:invoke\t:cas\t[4 1]',
