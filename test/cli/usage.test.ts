@@ -40,6 +40,20 @@ describe('command-line usage', () => {
   });
 
   it.each([
+    [['ping', '--timeout', '0']],
+    [['leader', '--timeout', '0']],
+    [['members', '--timeout', '0']],
+    [['watch', 'ring', '--once', '--timeout', '0']],
+    [['gossip', 'update', '--timeout', '0']],
+    [['ring', 'send', '--timeout', '0']],
+    [['broadcast', 'hi', '--timeout', '0']],
+  ])('distlab %j refuses a timeout of 0 up front (exit 2), not as nodes that did not answer', async (args) => {
+    const { code, stderr } = await runCli(args, { cwd: tempDir() });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--timeout <duration>' argument '0' is invalid\. expected a positive duration \(at least 1 ms\)/);
+  });
+
+  it.each([
     ['a missing file', () => '/nonexistent/roster.yaml', /\/nonexistent\/roster\.yaml: no such roster file/],
     ['a duplicate id', () => rosterFile('- {id: 1, url: "http://127.0.0.1:1"}\n- {id: 1, url: "http://127.0.0.1:2"}'), /id 1 is already used by node #1/],
     ['broken YAML', () => rosterFile('nodes: [ {id: 1'), /cannot parse/],

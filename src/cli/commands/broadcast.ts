@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, describeFailure, pickNode, unreachableReason } from '../node-http.js';
-import { parseDuration } from '../options.js';
+import { durationOption } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface BroadcastOptions {
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .addOption(new Option('--from <id>', 'node that sends it (default: the first in the roster)'))
     .addOption(new Option('--structured', 'pass it along the ring and collect the visited list'))
     .addOption(rosterOption())
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the answer').default(20_000, '20s').argParser(parseDuration))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the answer').default(20_000, '20s').argParser(durationOption(1)))
     .action(async (message: string, opts: BroadcastOptions) => {
       const roster = readRosterOption(opts.roster);
       const sender = pickNode(roster, opts.from);

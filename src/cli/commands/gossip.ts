@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, describeFailure, pickNode, unreachableReason } from '../node-http.js';
-import { parseDuration } from '../options.js';
+import { durationOption } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface GossipUpdateOptions {
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .description("bump a node's own version; gossip spreads it to every node")
     .addOption(new Option('--node <id>', 'node to update (default: the first in the roster)'))
     .addOption(rosterOption())
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the node').default(5000, '5s').argParser(parseDuration))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the node').default(5000, '5s').argParser(durationOption(1)))
     .action(async (opts: GossipUpdateOptions) => {
       const roster = readRosterOption(opts.roster);
       const target = pickNode(roster, opts.node);

@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, unreachableReason } from '../node-http.js';
-import { parseDuration } from '../options.js';
+import { durationOption } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 import { formatTable } from '../table.js';
 
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .command('ping')
     .description("call every node's /ping and GET / and show who answered (default roster: the one 'distlab up' wrote)")
     .addOption(rosterOption())
-    .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(durationOption(1)))
     .action(async (opts: PingOptions) => {
       const roster = readRosterOption(opts.roster);
       const agent = cliAgent();

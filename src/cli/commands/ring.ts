@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { OperationFailed } from '../errors.js';
 import { callNode, cliAgent, describeFailure, pickNode, unreachableReason } from '../node-http.js';
-import { parseDuration } from '../options.js';
+import { durationOption } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 
 interface RingSendOptions {
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .argument('[token]', 'the token text (default: ring-token-<n>)')
     .addOption(new Option('--from <id>', 'node that starts the round (default: the first in the roster)'))
     .addOption(rosterOption())
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the token to come back').default(20_000, '20s').argParser(parseDuration))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the token to come back').default(20_000, '20s').argParser(durationOption(1)))
     .action(async (token: string | undefined, opts: RingSendOptions) => {
       const roster = readRosterOption(opts.roster);
       const origin = pickNode(roster, opts.from);

@@ -7,7 +7,7 @@ import { Argument, Option, type Command } from 'commander';
 import type { RosterEntry } from '../../live/roster.js';
 import { OperationFailed } from '../errors.js';
 import { cliAgent } from '../node-http.js';
-import { parseDuration } from '../options.js';
+import { durationOption } from '../options.js';
 import { readRosterOption, rosterOption } from '../roster-option.js';
 import { electionView } from '../watch/election-view.js';
 import { gossipView } from '../watch/gossip-view.js';
@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .addArgument(new Argument('<view>', 'what to watch').choices(Object.keys(WATCH_VIEWS)))
     .addOption(rosterOption())
     .addOption(new Option('--once', 'print one snapshot and exit'))
-    .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(parseDuration))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for each node').default(2000, '2s').argParser(durationOption(1)))
     .action(async (name: WatchName, opts: WatchOptions) => {
       const roster = readRosterOption(opts.roster);
       const view = WATCH_VIEWS[name] as WatchView<unknown>;
