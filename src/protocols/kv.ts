@@ -147,8 +147,10 @@ export interface KvConfig {
    * The most an anti-entropy answer carries: records of at most this many
    * characters of JSON. A node far behind (wiped, or down for long) differs
    * in every bucket, and one answer with every record would not fit in a
-   * message (a live node takes 4 MiB; a character is at most 3 bytes): the
-   * answer carries the buckets that fit, and later rounds the rest.
+   * message (a live node takes 4 MiB): the answer carries the buckets that
+   * fit, and later rounds the rest. A character takes up to 3 bytes, and an
+   * answer may pass the budget by one record (a /data value of up to 1 MiB):
+   * 512 Ki characters keep the worst case under 4 MiB.
    */
   antiEntropyReplyChars: number;
   /** Virtual nodes per member on the ring (the sharding default, so `distlab shard which` agrees). */
@@ -175,7 +177,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = {
   antiEntropySettleMs: 1000,
   hintIntervalMs: 500,
   digestBuckets: 64,
-  antiEntropyReplyChars: 1024 * 1024,
+  antiEntropyReplyChars: 512 * 1024,
   vnodes: DEFAULT_RING_CONFIG.vnodes,
   clockLeaseMs: 500,
   maxClockOffsetMs: 500,
@@ -896,24 +898,28 @@ export class Kv implements Protocol {
   /**
    * What one anti-entropy answer carries of the differing buckets: their
    * records, within antiEntropyReplyChars. `buckets` lists the buckets sent
-   * whole; only for those can the initiator tell what the peer lacks and push
-   * it. When not all fit, the buckets are taken from a random one on, so
-   * every bucket gets its turn over the rounds; when not even one fits, a
-   * window of one bucket's records from a random record on (the initiator
-   * still takes whatever is newer in it).
+   * whole (a bucket this node holds nothing of is sent whole, empty); only
+   * for those can the initiator tell what this node lacks and push it.
+   *
+   * Usually everything fits. When it does not, the buckets are taken from a
+   * random one on, while they fit; if that first one does not fit by itself,
+   * the answer is a window of its records from a random record on (the
+   * initiator still takes whatever is newer in it). Every bucket is first
+   * now and then, so none waits forever behind the others. Records are
+   * measured as they are taken, so building an answer costs about its size,
+   * not the size of everything that differs.
    */
   private answerWithin(shared: KeyVersion[], differing: number[]): { buckets: number[]; records: Array<[string, KvRecord]> } {
     const budget = this.config.antiEntropyReplyChars;
     const byBucket = new Map<number, Array<[string, KvRecord]>>(differing.map((b) => [b, []]));
     for (const { key } of shared) byBucket.get(bucketOf(key, this.config.digestBuckets))!.push([key, this.record(key)!]);
-    // The characters of JSON a record takes in the answer; a list's, counted only until past `limit`.
-    const size = ([key, record]: [string, KvRecord]) => key.length + JSON.stringify(record).length + 4;
+    // Characters of JSON, escapes included, that records take in the answer; counted only until past `limit`.
+    const size = ([key, record]: [string, KvRecord]) => JSON.stringify(key).length + JSON.stringify(record).length + 4;
     const sizeUpTo = (list: Array<[string, KvRecord]>, limit: number) => {
       let chars = 0;
       for (const entry of list) if ((chars += size(entry)) > limit) break;
       return chars;
     };
-    // The usual case, a few recent differences: everything fits.
     const all = [...byBucket.values()].flat();
     if (sizeUpTo(all, budget) <= budget) return { buckets: differing, records: all };
 
@@ -925,22 +931,28 @@ export class Kv implements Protocol {
       const bucket = differing[(first + i) % differing.length]!;
       const list = byBucket.get(bucket)!;
       const chars = sizeUpTo(list, left);
-      if (chars > left) continue;
+      if (chars > left) {
+        if (i === 0) return { buckets: [], records: this.window(list, budget, size) };
+        break;
+      }
       buckets.push(bucket);
       records.push(...list);
       left -= chars;
     }
-    if (records.length > 0) return { buckets, records };
-    // Not one bucket fits: a window of the first one's records, at least one.
-    const list = byBucket.get(differing[first]!)!;
+    return { buckets, records };
+  }
+
+  /** Records of `list` from a random one on (wrapping), within `budget` characters: at least one. */
+  private window<T>(list: T[], budget: number, size: (entry: T) => number): T[] {
+    const out: T[] = [];
     const from = Math.floor(this.env.random() * list.length);
     let chars = 0;
     for (let i = 0; i < list.length; i++) {
       const entry = list[(from + i) % list.length]!;
-      if ((chars += size(entry)) > budget && records.length > 0) break;
-      records.push(entry);
+      if ((chars += size(entry)) > budget && out.length > 0) break;
+      out.push(entry);
     }
-    return { buckets: [], records };
+    return out;
   }
 
   /** The initiator's side: take what is newer there, push what is newer here. */
@@ -965,7 +977,7 @@ export class Kv implements Protocol {
         const local = this.record(key)!;
         const there = theirs.get(key);
         if (there && compareVersions(there.version, local.version) >= 0) continue;
-        if (pushed > 0 && (chars += key.length + JSON.stringify(local).length) > this.config.antiEntropyReplyChars) break;
+        if ((chars += JSON.stringify(key).length + JSON.stringify(local).length) > this.config.antiEntropyReplyChars && pushed > 0) break;
         pushed++;
         this.sendRecord(peer, key, local, 'anti_entropy');
       }

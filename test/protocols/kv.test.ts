@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isDefinite } from '../../src/protocols/envelope.js';
 import { DEFAULT_KV_CONFIG, Kv, kv, type KvConfig, type KvRecord } from '../../src/protocols/kv.js';
+import { bucketOf } from '../../src/protocols/kv-antientropy.js';
 import { partitioner } from '../../src/protocols/sharding.js';
 import { compareVersions, type Version } from '../../src/protocols/versions.js';
 import { TestNet } from '../helpers/test-net.js';
@@ -74,6 +75,36 @@ describe('kv on one node (ManualHost)', () => {
     put(1050, 1);
     put(5000, 2);
     expect(host.events.filter((e) => e.type === 'kv.clock_ahead')).toEqual([{ type: 'kv.clock_ahead', key: 'a', from: '2', version: { wall: 5000, logical: 0, node: '2' }, ahead_ms: 4000 }]);
+  });
+
+  it('an anti-entropy answer that cannot carry every differing bucket lists the empty ones it can, or sends a window of an oversized one', () => {
+    const host = ManualHost.start('2', ['1', '2'], [kv({ n: 2, r: 1, w: 1, digestBuckets: 4, antiEntropyReplyChars: 1000 })]);
+    host.advance(1000);
+    // Two records of about 800 characters, in the same bucket: together they are over the budget.
+    const sameBucket = Array.from({ length: 100 }, (_, i) => `big${i}`).filter((k) => bucketOf(k, 4) === bucketOf('big0', 4)).slice(0, 2);
+    const version = { wall: 10, logical: 0, node: '1' };
+    sameBucket.forEach((key, i) =>
+      host.deliver('1', { type: 'kv.replica_put', key, record: { value: 'x'.repeat(800), version, seen: { wall: 0, logical: 0, node: '' } }, cause: 'write', msg_id: i + 1 }),
+    );
+    host.advance(1);
+    const k = host.runtime.protocol<Kv>('kv') as any;
+    const big = bucketOf('big0', 4);
+    const empty = [0, 1, 2, 3].filter((b) => b !== big);
+    const answers = Array.from({ length: 40 }, () => k.answerWithin(k.sharedWith('1', 1e12), [0, 1, 2, 3]));
+    for (const a of answers) {
+      const listed = [...a.buckets].sort();
+      // Either the empty buckets that fit (the peer can push what this node lacks there), or one big record.
+      if (a.records.length === 0) {
+        expect(listed.length).toBeGreaterThan(0);
+        expect(listed.every((b: number) => empty.includes(b))).toBe(true);
+      } else expect(a).toMatchObject({ buckets: [], records: [[expect.any(String), expect.objectContaining({ value: 'x'.repeat(800) })]] });
+      expect(listed).not.toContain(big);
+    }
+    expect(answers.some((a) => a.records.length === 1)).toBe(true);
+    expect(answers.some((a) => a.records.length === 0)).toBe(true);
+    // Over the rounds, each record of the oversized bucket is sent, and each empty bucket listed.
+    expect(new Set(answers.flatMap((a) => a.records.map(([key]: [string]) => key)))).toEqual(new Set(sameBucket));
+    expect(new Set(answers.flatMap((a) => a.buckets))).toEqual(new Set(empty));
   });
 
   it('reports status counts of keys, tombstones and hints', () => {
