@@ -245,7 +245,8 @@ function convertStrings(schema: TSchema, value: unknown): unknown {
   if (typeof value === 'string') return convertString(schema, value);
   if (schema[Kind] !== 'Object' || typeof value !== 'object' || value === null || Array.isArray(value)) return value;
   const properties = (schema as TObject).properties;
-  const out: Record<string, unknown> = {};
+  // No prototype: a `__proto__` key stays a key, for the check to refuse.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [key, v] of Object.entries(value)) {
     const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
     out[key] = property === undefined ? v : convertStrings(property, v);

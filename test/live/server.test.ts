@@ -194,6 +194,8 @@ describe('bad input', () => {
     ['/?x=1', 'x'],
     ['/health?verbose=1', 'verbose'],
     ['/ping?x', 'x'],
+    ['/stats?__proto__=x', '__proto__'],
+    ['/data/k?__proto__=a&__proto__=b', '__proto__'],
   ])('refuses a query key the route does not take: GET %s', async (url, key) => {
     const res = await server().inject(url);
     expect(res.statusCode).toBe(400);
