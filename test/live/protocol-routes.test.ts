@@ -56,6 +56,8 @@ describe('protocol routes', () => {
     }
     // At its own URL it gets as far as the registry (not running here: 503).
     expect((await post('/register', { id: '2', url: 'http://127.0.0.1:5002' })).statusCode).toBe(503);
+    // The same listener under another loopback name is its own URL too.
+    expect((await post('/register', { id: '2', url: 'http://localhost:5002' })).statusCode).toBe(503);
   });
 
   it('takes no body as an empty one, and answers 503 while the protocols are not running', async () => {

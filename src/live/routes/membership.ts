@@ -86,7 +86,7 @@ export async function membershipRoutes(app: FastifyInstance, opts: { host: LiveH
     if (url === undefined) throw new HttpError(400, 'invalid request', `body field 'port' (or 'url') is required: where node ${raw} listens`);
     // A roster node registers itself, at its roster URL; a client must not point its entry elsewhere.
     const member = node.roster.find((n) => n.id === String(raw));
-    if (member !== undefined && new URL(member.url).origin !== url) {
+    if (member !== undefined && !sameAddress(member.url, url)) {
       throw new HttpError(409, 'conflict', `node ${member.id} is a roster node at ${member.url}; its registry entry cannot be pointed at ${url}`);
     }
     const r = await registryOnly(() => ask(host, { type: 'registry.register', node_id: String(raw), url }, 'registry.register_ok'));
@@ -111,4 +111,12 @@ export async function membershipRoutes(app: FastifyInstance, opts: { host: LiveH
     if (!protocol) throw new HttpError(404, 'not found', `no protocol '${name}' on node ${node.id} (known: ${opts.protocols.join(', ')})`);
     return protocol.status();
   });
+}
+
+/** Whether two URLs name the same listener: same scheme and port, and the same host or both loopback (`localhost` is 127.0.0.1). */
+function sameAddress(a: string, b: string): boolean {
+  const x = new URL(a);
+  const y = new URL(b);
+  const loopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return x.protocol === y.protocol && x.port === y.port && (x.hostname === y.hostname || (loopback(x.hostname) && loopback(y.hostname)));
 }
