@@ -83,6 +83,18 @@ describe('distlab up', () => {
   });
 
   it.each([
+    ['under a file', (dir: string) => writeFileSync(join(dir, 'afile'), 'x'), 'afile/r.yaml', '--roster-out afile/r.yaml: afile: not a directory'],
+    ['a directory', (dir: string) => mkdirSync(join(dir, 'adir')), 'adir', '--roster-out adir: is a directory'],
+  ])('refuses a --roster-out it cannot write (%s): exit 2, one line, no node started', async (_name, prepare, rosterOut, message) => {
+    const dir = tempDir();
+    prepare(dir);
+    const { code, stderr, stdout } = await runCli(['up', '--roster-out', rosterOut, '--nodes', '1', '--base-port', '0', '--log-level', 'warn'], { cwd: dir });
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(`distlab: ${message}`);
+    expect(stdout).not.toMatch(/starting/);
+  });
+
+  it.each([
     ['--data-root is a file', (dir: string) => writeFileSync(join(dir, 'afile'), 'x'), 'afile', '--data-root afile: not a directory'],
     ['--data-root is under a file', (dir: string) => writeFileSync(join(dir, 'afile'), 'x'), 'afile/sub', (dir: string) => `--data-root afile/sub: ${join(dir, 'afile')} is not a directory`],
     [

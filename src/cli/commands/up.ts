@@ -11,8 +11,8 @@
  * restarts its nodes.
  */
 import { Option, type Command } from 'commander';
-import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_PROTOCOL_SETTINGS } from '../../live/protocols.js';
 import { serveClusterControl } from '../cluster-control.js';
 import { dataDirProblem, kvSettingsProblem } from '../node-config.js';
@@ -59,6 +59,10 @@ export function register(program: Command): void {
       if (opts.basePort !== 0 && opts.basePort + opts.nodes - 1 > 65535) {
         throw new UsageError(`--base-port ${opts.basePort} with ${opts.nodes} nodes goes past port 65535`);
       }
+      // The roster goes to a file in a directory that is there or can be made (like a data directory).
+      if (existsSync(opts.rosterOut) && statSync(opts.rosterOut).isDirectory()) throw new UsageError(`--roster-out ${opts.rosterOut}: is a directory`);
+      const rosterProblem = dataDirProblem(dirname(resolve(opts.rosterOut)));
+      if (rosterProblem) throw new UsageError(`--roster-out ${opts.rosterOut}: ${dirname(opts.rosterOut)}: ${rosterProblem}`);
       const rootProblem = dataDirProblem(opts.dataRoot);
       if (rootProblem) throw new UsageError(`--data-root ${opts.dataRoot}: ${rootProblem}`);
       if (!opts.fresh) {
