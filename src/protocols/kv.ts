@@ -913,8 +913,8 @@ export class Kv implements Protocol {
     const budget = this.config.antiEntropyReplyChars;
     const byBucket = new Map<number, Array<[string, KvRecord]>>(differing.map((b) => [b, []]));
     for (const { key } of shared) byBucket.get(bucketOf(key, this.config.digestBuckets))!.push([key, this.record(key)!]);
-    // Characters of JSON, escapes included, that records take in the answer; counted only until past `limit`.
-    const size = ([key, record]: [string, KvRecord]) => JSON.stringify(key).length + JSON.stringify(record).length + 4;
+    const size = ([key, record]: [string, KvRecord]) => recordChars(key, record);
+    // The characters a list of records takes, counted only until past `limit`.
     const sizeUpTo = (list: Array<[string, KvRecord]>, limit: number) => {
       let chars = 0;
       for (const entry of list) if ((chars += size(entry)) > limit) break;
@@ -977,13 +977,18 @@ export class Kv implements Protocol {
         const local = this.record(key)!;
         const there = theirs.get(key);
         if (there && compareVersions(there.version, local.version) >= 0) continue;
-        if ((chars += JSON.stringify(key).length + JSON.stringify(local).length) > this.config.antiEntropyReplyChars && pushed > 0) break;
+        if ((chars += recordChars(key, local)) > this.config.antiEntropyReplyChars && pushed > 0) break;
         pushed++;
         this.sendRecord(peer, key, local, 'anti_entropy');
       }
     }
     this.lastAntiEntropy = { peer, at: this.env.now(), pulled, pushed };
   }
+}
+
+/** The characters of JSON, escapes included, that a key and its record take in a message (anti-entropy's budget unit). */
+function recordChars(key: string, record: KvRecord): number {
+  return JSON.stringify(key).length + JSON.stringify(record).length + 4;
 }
 
 function badKey(key: unknown): string | undefined {
